@@ -1,0 +1,49 @@
+# hyperpod.eks_lifecycle: build, lint and test.
+# `make test` is what CI runs (through .ci/run); `make demo` provisions one look-alike node.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= /var/tmp/hyperpod-eks-lifecycle/venv
+BUILD ?= /var/tmp/hyperpod-eks-lifecycle/build
+COLLECTIONS := $(BUILD)/collections
+COLL := $(COLLECTIONS)/ansible_collections/hyperpod/eks_lifecycle
+ACT := source $(VENV)/bin/activate &&
+ANSIBLE_TEST_PIP_VERSION ?= 23_1_2
+
+.PHONY: help venv collection sanity units
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.stamp: tests/requirements.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	cp tests/requirements.txt $@
+
+venv: $(VENV)/.stamp ## Create the test tool virtualenv
+
+# ansible-test insists on running from .../ansible_collections/<ns>/<name>: test a copy there.
+collection: ## Copy the working tree to $(COLL) (for ansible-test and molecule)
+	mkdir -p $(COLL)
+	rsync -a --delete --exclude .git --exclude tests/output ./ $(COLL)/
+	mkdir -p $(HOME)/.ansible/test/cache
+	cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_$(ANSIBLE_TEST_PIP_VERSION).py
+
+sanity: venv collection ## ansible-test sanity
+	$(ACT) cd $(COLL) && ansible-test sanity --python 3.11 --color no
+
+units: venv collection ## ansible-test units
+	$(ACT) cd $(COLL) && ansible-test units --python 3.11 --color no
+
+SCENARIOS ?= al2 al2023
+MOLECULE_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ANSIBLE_GALAXY_SERVER=http://127.0.0.1:9/ \
+	ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1 ANSIBLE_NOCOLOR=1
+
+.PHONY: images molecule
+images: ## Build the Amazon Linux look-alike node images (needs a docker engine)
+	bash tests/images/build.sh
+
+molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
+	$(ACT) cd $(COLL) && for s in $(SCENARIOS); do $(MOLECULE_ENV) molecule -c .config/molecule/config.yml test -s $$s || exit 1; done
