@@ -1,0 +1,245 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hyperpod.eks_lifecycle
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: containerd_config_info
+short_description: Read the effective containerd configuration and the containerd version
+version_added: 1.0.0
+description:
+  - Runs C(containerd --version) and C(containerd --config CONFIG config dump) (no daemon is needed)
+    and returns the parsed effective configuration, that is the file with its C(imports) merged and
+    every default filled in, as containerd itself sees it.
+  - Also tells which configuration schema the binary uses (C(version = 2) for containerd 1.x,
+    C(version = 3) for containerd 2.x, which migrates older files when it loads them), which plugin
+    holds the CRI runtimes in that schema, and whether an imported file deep-merges plugin sections
+    (containerd 2.1 and later) or replaces them whole (older versions).
+  - Nothing is changed on the node; the results are returned as module results, not as facts.
+options:
+  binary:
+    description:
+      - The containerd binary to run.
+    type: path
+    default: /usr/bin/containerd
+  config:
+    description:
+      - The main configuration file to load.
+      - It must exist. (containerd 2.x silently falls back to its built-in defaults when the file
+        is missing, so the module checks this itself.)
+    type: path
+    default: /etc/containerd/config.toml
+notes:
+  - TOML date-time values, which containerd does not use, would be returned as strings in ISO 8601 form.
+author:
+  - hyperpod.eks_lifecycle contributors (@hyperpod)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything, so it runs normally in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    details: Needs a containerd binary on the node; the TOML parsing uses only the Python standard library.
+seealso:
+  - module: hyperpod.eks_lifecycle.containerd_config_set
+'''
+
+EXAMPLES = r'''
+- name: Read the effective containerd configuration
+  hyperpod.eks_lifecycle.containerd_config_info:
+  register: containerd
+
+- name: Show the data root and the default runtime
+  ansible.builtin.debug:
+    msg: >-
+      containerd {{ containerd.version }} keeps its data in {{ containerd.root }} and runs pods with
+      {{ containerd.config.plugins[containerd.cri_runtime_plugin].containerd.default_runtime_name }}
+
+- name: Check a candidate file with another binary
+  hyperpod.eks_lifecycle.containerd_config_info:
+    binary: /opt/containerd-2.1/bin/containerd
+    config: /tmp/candidate.toml
+  register: candidate
+'''
+
+RETURN = r'''
+config:
+  description: The effective configuration, the parsed output of C(containerd config dump).
+  returned: success
+  type: dict
+  sample:
+    version: 3
+    root: /var/lib/containerd
+    state: /run/containerd
+    plugins:
+      io.containerd.cri.v1.runtime:
+        containerd:
+          default_runtime_name: runc
+version:
+  description: The containerd version, C(MAJOR.MINOR.PATCH) without distribution suffixes.
+  returned: success
+  type: str
+  sample: 2.1.9
+version_major:
+  description: The major version.
+  returned: success
+  type: int
+  sample: 2
+version_minor:
+  description: The minor version.
+  returned: success
+  type: int
+  sample: 1
+schema:
+  description: The configuration schema version (the C(version) key of the dump), 2 for containerd 1.x, 3 for 2.x.
+  returned: success
+  type: int
+  sample: 3
+cri_runtime_plugin:
+  description:
+    - The plugin (key under C(plugins)) that holds C(containerd.runtimes) and C(containerd.default_runtime_name)
+      in this schema, C(io.containerd.grpc.v1.cri) for schema 2 and C(io.containerd.cri.v1.runtime) for schema 3.
+  returned: success
+  type: str
+  sample: io.containerd.cri.v1.runtime
+merges_plugin_sections:
+  description:
+    - V(true) for containerd 2.1 and later, where a file listed in C(imports) is deep-merged into the plugin
+      sections it mentions; V(false) for older versions, where an imported file replaces every plugin section
+      it mentions as a whole (so a drop-in must repeat all keys of the sections it touches).
+  returned: success
+  type: bool
+  sample: true
+root:
+  description: The top-level C(root) of the effective configuration (where containerd keeps its data).
+  returned: success
+  type: str
+  sample: /var/lib/containerd
+state:
+  description: The top-level C(state) of the effective configuration.
+  returned: success
+  type: str
+  sample: /run/containerd
+'''
+
+import datetime
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native, to_text
+
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_toml import TomlError, loads
+
+
+CRI_RUNTIME_PLUGIN_V2 = 'io.containerd.grpc.v1.cri'
+CRI_RUNTIME_PLUGIN_V3 = 'io.containerd.cri.v1.runtime'
+
+_VERSION_RE = re.compile(r'v?(\d+)\.(\d+)(?:\.(\d+))?')
+
+
+def parse_version(output):
+    """Parse `containerd --version` output; return (version, major, minor) or None.
+
+    Handles upstream releases (containerd github.com/containerd/containerd v1.7.24 <commit>),
+    Amazon Linux (... containerd 1.7.27 <commit>), Debian (... 1.7.24~ds1 1.7.24~ds1-6+deb13u1)
+    and 2.x builds (... containerd/v2 2.1.9+unknown).
+    """
+    words = to_text(output).split()
+    # Skip the program name and the Go module path; the first word that starts like a version is it.
+    for word in words[1:]:
+        match = _VERSION_RE.match(word)
+        if match:
+            major, minor, patch = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+            return '%d.%d.%d' % (major, minor, patch), major, minor
+    return None
+
+
+def cri_runtime_plugin(schema):
+    """The plugin holding the CRI runtimes in a given config schema version."""
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema >= 3:
+        return CRI_RUNTIME_PLUGIN_V3
+    return CRI_RUNTIME_PLUGIN_V2
+
+
+def merges_plugin_sections(major, minor):
+    """containerd 2.1+ deep-merges imported plugin sections; older versions replace them."""
+    return (major, minor) >= (2, 1)
+
+
+def jsonable(value):
+    """Date-times (never used by containerd) as ISO 8601 strings, so results are plain JSON."""
+    if isinstance(value, dict):
+        return dict((k, jsonable(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    return value
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            binary=dict(type='path', default='/usr/bin/containerd'),
+            config=dict(type='path', default='/etc/containerd/config.toml'),
+        ),
+        supports_check_mode=True,
+    )
+    binary = module.params['binary']
+    config = module.params['config']
+
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        module.fail_json(msg='containerd binary %s does not exist or is not executable' % binary)
+    if not os.path.exists(config):
+        module.fail_json(msg='containerd config file %s does not exist' % config)
+    if not os.path.isfile(config):
+        module.fail_json(msg='containerd config %s is not a regular file' % config)
+
+    cmd = [binary, '--version']
+    rc, out, err = module.run_command(cmd)
+    if rc != 0:
+        module.fail_json(msg='%s failed (rc=%d): %s' % (' '.join(cmd), rc, to_text(err).strip()),
+                         rc=rc, stdout=out, stderr=err, cmd=cmd)
+    parsed = parse_version(out)
+    if parsed is None:
+        module.fail_json(msg='cannot find a version number in the output of %s: %r' % (' '.join(cmd), to_text(out).strip()),
+                         rc=rc, stdout=out, stderr=err, cmd=cmd)
+    version, major, minor = parsed
+
+    cmd = [binary, '--config', config, 'config', 'dump']
+    rc, out, err = module.run_command(cmd)
+    if rc != 0:
+        module.fail_json(msg='%s failed (rc=%d): %s' % (' '.join(cmd), rc, to_text(err).strip()),
+                         rc=rc, stderr=err, cmd=cmd)
+    try:
+        data = loads(to_text(out, errors='surrogate_or_strict'))
+    except (TomlError, UnicodeError) as exc:
+        module.fail_json(msg='cannot parse the output of %s: %s' % (' '.join(cmd), to_native(exc)),
+                         rc=rc, stdout=out, stderr=err, cmd=cmd)
+
+    schema = data.get('version')
+    module.exit_json(
+        changed=False,
+        config=jsonable(data),
+        version=version,
+        version_major=major,
+        version_minor=minor,
+        schema=schema,
+        cri_runtime_plugin=cri_runtime_plugin(schema),
+        merges_plugin_sections=merges_plugin_sections(major, minor),
+        root=data.get('root'),
+        state=data.get('state'),
+    )
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hyperpod.eks_lifecycle
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import containerd_config_info
+
+
+FIXTURES = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils', 'fixtures', 'containerd')
+CONTAINERD_17 = '/var/tmp/hp/ctd/1.7/usr/bin/containerd'
+CONTAINERD_21 = '/var/tmp/hp/ctd/2.1/usr/bin/containerd'
+
+needs_17 = pytest.mark.skipif(not os.access(CONTAINERD_17, os.X_OK),
+                              reason='containerd 1.7 test binary not unpacked at %s' % CONTAINERD_17)
+needs_21 = pytest.mark.skipif(not os.access(CONTAINERD_21, os.X_OK),
+                              reason='containerd 2.1 test binary not unpacked at %s' % CONTAINERD_21)
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name)
+
+
+class ExitJson(Exception):
+    """Raised in place of AnsibleModule.exit_json."""
+
+
+class FailJson(Exception):
+    """Raised in place of AnsibleModule.fail_json."""
+
+
+def _exit_json(self, **kwargs):  # pylint: disable=unused-argument
+    raise ExitJson(kwargs)
+
+
+def _fail_json(self, **kwargs):  # pylint: disable=unused-argument
+    kwargs['failed'] = True
+    raise FailJson(kwargs)
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    """Run the module's main() with the given args; return (failed, result)."""
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
+
+    def run(args):
+        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args})))
+        if hasattr(basic, '_ANSIBLE_PROFILE'):  # ansible-core >= 2.19
+            monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
+        try:
+            containerd_config_info.main()
+        except ExitJson as exc:
+            return False, exc.args[0]
+        except FailJson as exc:
+            return True, exc.args[0]
+        raise AssertionError('the module neither exited nor failed')
+
+    return run
+
+
+def fake_binary(tmp_path, version_output, dump_output, dump_rc=0):
+    """A shell script standing in for containerd."""
+    script = tmp_path / 'containerd'
+    script.write_text(
+        '#!/bin/sh\n'
+        'if [ "$1" = "--version" ]; then printf "%%s\\n" "%s"; exit 0; fi\n'
+        'cat <<\'EOF\'\n%sEOF\n'
+        'exit %d\n' % (version_output, dump_output, dump_rc))
+    script.chmod(stat.S_IRWXU)
+    return str(script)
+
+
+# -- pure helpers ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('output, expected', [
+    ('containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6+deb13u1\n', ('1.7.24', 1, 7)),
+    ('containerd github.com/containerd/containerd/v2 2.1.9+unknown \n', ('2.1.9', 2, 1)),
+    ('containerd github.com/containerd/containerd 1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da\n', ('1.7.27', 1, 7)),
+    ('containerd github.com/containerd/containerd v1.7.24 88bf19b2105c8b17560993bee28a01ddc2f97182\n', ('1.7.24', 1, 7)),
+    ('containerd github.com/containerd/containerd/v2 v2.0.0 207ad711eabd375a01713109a8a197d197ff6542\n', ('2.0.0', 2, 0)),
+    ('containerd containerd.io 1.6.33 d2d58213f83a351ca8f528a95fbd145f5654e957\n', ('1.6.33', 1, 6)),
+])
+def test_parse_version(output, expected):
+    assert containerd_config_info.parse_version(output) == expected
+
+
+@pytest.mark.parametrize('output', ['', 'containerd', 'containerd github.com/containerd/containerd unknown', 'garbage 1'])
+def test_parse_version_none(output):
+    assert containerd_config_info.parse_version(output) is None
+
+
+def test_helpers():
+    assert containerd_config_info.cri_runtime_plugin(2) == 'io.containerd.grpc.v1.cri'
+    assert containerd_config_info.cri_runtime_plugin(3) == 'io.containerd.cri.v1.runtime'
+    assert containerd_config_info.cri_runtime_plugin(None) == 'io.containerd.grpc.v1.cri'
+    assert containerd_config_info.merges_plugin_sections(1, 7) is False
+    assert containerd_config_info.merges_plugin_sections(2, 0) is False
+    assert containerd_config_info.merges_plugin_sections(2, 1) is True
+    assert containerd_config_info.merges_plugin_sections(3, 0) is True
+
+
+# -- real containerd binaries ----------------------------------------------------------------
+
+@needs_17
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_17_nodeadm_v2(run_module, check_mode):
+    failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2023-nodeadm-v2-rendered.toml'),
+                                 '_ansible_check_mode': check_mode})
+    assert not failed, result
+    assert result['changed'] is False
+    assert 'ansible_facts' not in result
+    assert result['version'] == '1.7.24'
+    assert (result['version_major'], result['version_minor']) == (1, 7)
+    assert result['schema'] == 2
+    assert result['cri_runtime_plugin'] == 'io.containerd.grpc.v1.cri'
+    assert result['merges_plugin_sections'] is False
+    assert result['root'] == '/var/lib/containerd'
+    assert result['state'] == '/run/containerd'
+    cri = result['config']['plugins'][result['cri_runtime_plugin']]
+    assert cri['sandbox_image'] == 'localhost/kubernetes/pause'
+    assert cri['containerd']['default_runtime_name'] == 'runc'
+    assert cri['containerd']['runtimes']['runc']['options']['SystemdCgroup'] is True
+    assert cri['registry']['config_path'] == '/etc/containerd/certs.d:/etc/docker/certs.d'
+    # Defaults are filled in.
+    assert cri['max_container_log_line_size'] == 16384
+
+
+@needs_17
+def test_17_al2(run_module):
+    failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2-eks-containerd-config.toml')})
+    assert not failed, result
+    cri = result['config']['plugins']['io.containerd.grpc.v1.cri']
+    assert cri['sandbox_image'] == 'SANDBOX_IMAGE'
+    assert cri['enable_cdi'] is True
+
+
+@needs_21
+def test_21_nodeadm_v3(run_module):
+    failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v3-rendered-nvidia.toml')})
+    assert not failed, result
+    assert result['changed'] is False
+    assert result['version'] == '2.1.9'
+    assert (result['version_major'], result['version_minor']) == (2, 1)
+    assert result['schema'] == 3
+    assert result['cri_runtime_plugin'] == 'io.containerd.cri.v1.runtime'
+    assert result['merges_plugin_sections'] is True
+    assert result['root'] == '/var/lib/containerd'
+    assert result['state'] == '/run/containerd'
+    plugins = result['config']['plugins']
+    runtime = plugins[result['cri_runtime_plugin']]
+    assert runtime['containerd']['default_runtime_name'] == 'nvidia'
+    assert runtime['containerd']['runtimes']['nvidia']['options']['BinaryName'] == '/usr/bin/nvidia-container-runtime'
+    assert runtime['enable_cdi'] is True
+    assert plugins['io.containerd.cri.v1.images']['pinned_images']['sandbox'] == 'localhost/kubernetes/pause'
+
+
+@needs_21
+def test_21_migrates_v2_file(run_module):
+    """containerd 2.x loads a version 2 file and reports it in schema 3."""
+    failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v2-rendered.toml')})
+    assert not failed, result
+    assert result['schema'] == 3
+    runtime = result['config']['plugins']['io.containerd.cri.v1.runtime']
+    assert runtime['containerd']['runtimes']['runc']['options']['SystemdCgroup'] is True
+    assert result['config']['plugins']['io.containerd.cri.v1.images']['pinned_images']['sandbox'] == 'localhost/kubernetes/pause'
+
+
+@needs_17
+def test_17_rejects_v3_file(run_module):
+    failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2023-nodeadm-v3-rendered-runc.toml')})
+    assert failed
+    assert 'config dump failed' in result['msg']
+    assert 'unsupported config version' in result['msg']
+
+
+@pytest.mark.parametrize('binary', [
+    pytest.param(CONTAINERD_17, marks=needs_17),
+    pytest.param(CONTAINERD_21, marks=needs_21),
+])
+def test_syntax_error(run_module, binary):
+    failed, result = run_module({'binary': binary, 'config': fixture('syntax-error.toml')})
+    assert failed
+    assert 'config dump failed' in result['msg']
+    assert fixture('syntax-error.toml') in result['msg']
+    assert result['stderr']
+    assert result['rc'] != 0
+
+
+@pytest.mark.parametrize('binary', [
+    pytest.param(CONTAINERD_17, marks=needs_17),
+    pytest.param(CONTAINERD_21, marks=needs_21),
+])
+def test_missing_config(run_module, binary, tmp_path):
+    missing = str(tmp_path / 'nope.toml')
+    failed, result = run_module({'binary': binary, 'config': missing})
+    assert failed
+    assert result['msg'] == 'containerd config file %s does not exist' % missing
+
+
+def test_config_is_a_directory(run_module, tmp_path):
+    failed, result = run_module({'binary': '/bin/sh', 'config': str(tmp_path)})
+    assert failed
+    assert 'is not a regular file' in result['msg']
+
+
+def test_missing_binary(run_module, tmp_path):
+    binary = str(tmp_path / 'containerd')
+    failed, result = run_module({'binary': binary, 'config': fixture('al2-eks-containerd-config.toml')})
+    assert failed
+    assert result['msg'] == 'containerd binary %s does not exist or is not executable' % binary
+
+
+def test_unparsable_dump(run_module, tmp_path):
+    binary = fake_binary(tmp_path, 'containerd github.com/containerd/containerd 1.7.27 abc', 'version = 2\nroot = \n')
+    failed, result = run_module({'binary': binary, 'config': fixture('al2-eks-containerd-config.toml')})
+    assert failed
+    assert 'cannot parse the output of' in result['msg']
+    assert 'line 2' in result['msg']
+
+
+def test_unknown_version_output(run_module, tmp_path):
+    binary = fake_binary(tmp_path, 'containerd (devel)', 'version = 2\n')
+    failed, result = run_module({'binary': binary, 'config': fixture('al2-eks-containerd-config.toml')})
+    assert failed
+    assert 'cannot find a version number' in result['msg']
+
+
+def test_fake_binary_result(run_module, tmp_path):
+    binary = fake_binary(tmp_path, 'containerd github.com/containerd/containerd/v2 v2.0.5 abc',
+                         'version = 3\nroot = "/data"\nstate = "/run/x"\n[plugins."io.containerd.cri.v1.runtime"]\n')
+    failed, result = run_module({'binary': binary, 'config': fixture('al2-eks-containerd-config.toml')})
+    assert not failed, result
+    assert result['version'] == '2.0.5'
+    assert result['merges_plugin_sections'] is False
+    assert result['schema'] == 3
+    assert result['root'] == '/data'
+    assert result['config'] == {'version': 3, 'root': '/data', 'state': '/run/x',
+                                'plugins': {'io.containerd.cri.v1.runtime': {}}}
