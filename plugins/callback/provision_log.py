@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hyperpod.eks_lifecycle
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: provision_log
+type: notification
+short_description: Write timestamped task lines to the HyperPod provisioning log
+description:
+  - Appends one line when each task starts on a host and one when it ends, with the result
+    (C(ok), C(changed), C(failed), C(skipped), C(unreachable)) and the task's duration, to the
+    provisioning log that HyperPod uploads to CloudWatch (by default
+    C(/var/log/provision/provisioning.log)).
+  - Every line starts with a UTC timestamp and is flushed and synced to disk as it is written,
+    so that the log survives a node that dies mid-run.
+  - The file is opened for appending and never truncated.
+  - Results of tasks with C(no_log) are never written, only their status.
+  - Failed tasks add their error message; C(ansible.builtin.debug) tasks add their C(msg), so that
+    roles can write a line to the log on purpose.
+requirements:
+  - Enable it with C(callbacks_enabled = hyperpod.eks_lifecycle.provision_log) or
+    C(ANSIBLE_CALLBACKS_ENABLED).
+options:
+  log_path:
+    description: The file to append to. Its directory is created (mode 0755) when missing.
+    type: path
+    default: /var/log/provision/provisioning.log
+    env:
+      - name: HYPERPOD_PROVISION_LOG
+    ini:
+      - section: callback_provision_log
+        key: log_path
+  tag:
+    description: The word written in brackets after the timestamp of every line.
+    type: str
+    default: ansible
+    env:
+      - name: HYPERPOD_PROVISION_LOG_TAG
+    ini:
+      - section: callback_provision_log
+        key: tag
+"""
+
+import os
+import time
+from datetime import datetime, timezone
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.callback import CallbackBase
+
+MAX_MESSAGE = 2000
+
+
+def _timestamp():
+    # RFC 3339 UTC with milliseconds, the format the bootstrap script writes too.
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (now.microsecond // 1000)
+
+
+def _one_line(text):
+    text = " ".join(to_text(text, errors="surrogate_or_replace").split())
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE] + "..."
+    return text
+
+
+class CallbackModule(CallbackBase):
+    """Timestamped, synced task lines in the provisioning log."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "hyperpod.eks_lifecycle.provision_log"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self._fd = None
+        self._path = None
+        self._tag = "ansible"
+        self._started = {}
+        self._play_started = None
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._path = self.get_option("log_path")
+        self._tag = self.get_option("tag")
+
+    # -- output -------------------------------------------------------------------------------
+    def _open(self):
+        if self._fd is None:
+            directory = os.path.dirname(self._path)
+            if directory and not os.path.isdir(directory):
+                os.makedirs(directory, 0o755)
+            # O_APPEND: lines from the bootstrap script and from here interleave whole.
+            self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        return self._fd
+
+    def _write(self, message):
+        line = "%s [%s] %s\n" % (_timestamp(), self._tag, message)
+        try:
+            fd = self._open()
+            os.write(fd, line.encode("utf-8", "surrogateescape"))
+            os.fsync(fd)
+        except (IOError, OSError) as exc:
+            self._display.warning("provision_log: cannot write to %s: %s" % (self._path, to_text(exc)))
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _task_label(task):
+        name = task.get_name().strip()
+        return name or task.action
+
+    def _finish(self, result, status):
+        host = result._host.get_name()
+        task = result._task
+        key = (host, task._uuid)
+        started = self._started.pop(key, None)
+        duration = "" if started is None else " (%.2fs)" % (time.time() - started)
+        message = "%s: %s | %s%s" % (status, host, self._task_label(task), duration)
+        detail = self._detail(result, status)
+        if detail:
+            message += " | " + detail
+        self._write(message)
+
+    @staticmethod
+    def _detail(result, status):
+        res = result._result
+        if res.get("_ansible_no_log") or result._task.no_log:
+            return ""
+        if status in ("failed", "unreachable"):
+            msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+            return _one_line(msg)
+        if result._task.action in ("debug", "ansible.builtin.debug", "ansible.legacy.debug") and "msg" in res:
+            return _one_line(res["msg"])
+        if status == "skipped" and res.get("skip_reason"):
+            return _one_line(res["skip_reason"])
+        return ""
+
+    # -- playbook events ----------------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook):
+        self._write("[start] playbook %s" % os.path.basename(to_text(playbook._file_name)))
+
+    def v2_playbook_on_play_start(self, play):
+        self._play_started = time.time()
+        self._write("play: %s" % (play.get_name().strip() or "(unnamed)"))
+
+    def v2_runner_on_start(self, host, task):
+        self._started[(host.get_name(), task._uuid)] = time.time()
+        self._write("start: %s | %s" % (host.get_name(), self._task_label(task)))
+
+    def v2_runner_on_ok(self, result):
+        self._finish(result, "changed" if result._result.get("changed", False) else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._finish(result, "failed (ignored)" if ignore_errors else "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._finish(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._finish(result, "unreachable")
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._write("handler: %s" % self._task_label(task))
+
+    def v2_playbook_on_stats(self, stats):
+        for host in sorted(stats.processed.keys()):
+            summary = stats.summarize(host)
+            self._write(
+                "[stop] playbook recap: %s ok=%d changed=%d failed=%d unreachable=%d skipped=%d rescued=%d ignored=%d"
+                % (host, summary["ok"], summary["changed"], summary["failures"],
+                   summary["unreachable"], summary["skipped"], summary["rescued"], summary["ignored"])
+            )
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
