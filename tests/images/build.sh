@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Build the Amazon Linux look-alike node images the tests run on.
+#
+# No real Amazon Linux image can be had on the build machines (no registry), so each image is a
+# Debian bookworm userland made to look like the real node where the collection can tell:
+#   - the real AL identity files (/etc/os-release, /etc/system-release, ...);
+#   - the OS's own Python only: 3.7 (+ 2.7 as `python`) on AL2, 3.9 on AL2023, no other python3;
+#   - the containerd version the EKS AMI ships: 1.7 on AL2, 2.x (or 1.7) on AL2023, running as a
+#     systemd service from the package's unit plus the AMI's `00-runtime-slice.conf` drop-in;
+#   - the containerd config the AMI ships (tests/images/fixtures): AL2's
+#     /etc/eks/containerd/containerd-config.toml, AL2023's nodeadm-rendered /etc/containerd/config.toml;
+#   - the pinned sandbox image localhost/kubernetes/pause:latest already in /var/lib/containerd,
+#     imported from an archive built here from tests/images/pause/pause.c;
+#   - GPU variants carry a stand-in /usr/bin/nvidia-container-runtime that execs runc;
+#   - stand-ins for the AMI's boot-time steps that rewrite containerd's config: /etc/eks/bootstrap.sh
+#     on AL2, /usr/bin/nodeadm on AL2023 (tests/images/standins).
+#
+# Images (all tagged localhost/hyperpod-lookalike:<variant>):
+#   al2, al2-gpu                     Python 3.7, containerd 1.7
+#   al2023, al2023-gpu               Python 3.9, containerd 2.x
+#   al2023-containerd1.7-gpu         Python 3.9, containerd 1.7 (nodeadm's v2 template)
+# An image is rebuilt only when the inputs (this folder, the Python trees) change.
+#
+# Needs: root, a running docker engine, debootstrap, gcc, and Debian's package mirror.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WORK=${WORK:-/var/tmp/hyperpod-eks-lifecycle/images}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
+PY_AL2=${PY_AL2:-3.7.16}
+PY2_AL2=${PY2_AL2:-2.7.18}
+PY_AL2023=${PY_AL2023:-3.9.18}
+REPO=localhost/hyperpod-lookalike
+VARIANTS=(al2 al2-gpu al2023 al2023-gpu al2023-containerd1.7-gpu)
+export DOCKER_BUILDKIT=0
+
+log() { printf '[images] %s\n' "$*"; }
+die() { printf '[images] error: %s\n' "$*" >&2; exit 1; }
+
+for tool in docker debootstrap gcc dpkg-deb apt-get sha256sum; do
+  command -v "$tool" >/dev/null || die "$tool is required"
+done
+docker info >/dev/null 2>&1 || die "no docker engine answers"
+for v in "$PY_AL2" "$PY2_AL2" "$PY_AL2023"; do
+  [ -x "$PYENV_ROOT/versions/$v/bin/python${v%.*}" ] || die "Python $v not found under $PYENV_ROOT/versions"
+done
+
+inputs_hash() {
+  {
+    (cd "$HERE" && find . -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    echo "$PY_AL2 $PY2_AL2 $PY_AL2023 $MIRROR"
+  } | sha256sum | cut -c1-16
+}
+HASH=$(inputs_hash)
+
+up_to_date() {
+  local v
+  for v in "${VARIANTS[@]}"; do
+    [ "$(docker image inspect -f '{{ index .Config.Labels "hyperpod.inputs" }}' "$REPO:$v" 2>/dev/null)" = "$HASH" ] || return 1
+  done
+}
+if [ "${FORCE:-0}" != 1 ] && up_to_date; then
+  log "images up to date (inputs $HASH)"
+  exit 0
+fi
+
+mkdir -p "$WORK"
+CTX=$WORK/ctx
+rm -rf "$CTX"
+mkdir -p "$CTX"
+
+# --- 1. base userland: bookworm minbase with systemd, no python3, no containerd package -------
+BASE=localhost/hyperpod-lookalike-base:bookworm
+if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+  log "debootstrap bookworm (about a minute)"
+  ROOTFS=$WORK/rootfs
+  rm -rf "$ROOTFS"
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,procps,iproute2,kmod,runc,ca-certificates,libssl3,libffi8,libsqlite3-0,libbz2-1.0,liblzma5,libreadline8,libncursesw6,libexpat1,libtirpc3,libuuid1,zlib1g \
+    bookworm "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+    || { tail -30 "$WORK/debootstrap.log"; die "debootstrap failed"; }
+  rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
+  # A quiet boot in a container: no getty, udev, network or time daemons, no apt timers.
+  for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-networkd.service \
+              systemd-resolved.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
+              systemd-logind.service; do
+    ln -sf /dev/null "$ROOTFS/etc/systemd/system/$unit"
+  done
+  tar -C "$ROOTFS" -c . | docker import -c 'CMD ["/sbin/init"]' - "$BASE" >/dev/null
+  rm -rf "$ROOTFS"
+fi
+
+# --- 2. containerd binaries, unpacked from Debian's packages (nothing installed on the host) ----
+APT=$WORK/apt
+mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/debs"
+printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+  "$MIRROR" trixie "$MIRROR" sid >"$APT/sources.list"
+APT_OPTS=(-o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
+          -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o APT::Sandbox::User=root)
+if ! ls "$APT"/debs/containerd_1.7*.deb "$APT"/debs/containerd_2.*.deb >/dev/null 2>&1; then
+  log "downloading containerd 1.7 (trixie) and 2.x (sid)"
+  apt-get "${APT_OPTS[@]}" -qq update
+  (cd "$APT/debs" && apt-get "${APT_OPTS[@]}" -qq download containerd/trixie containerd/sid)
+fi
+unpack_containerd() {  # unpack_containerd DEB DEST
+  local tmp
+  tmp=$(mktemp -d)
+  dpkg-deb -x "$1" "$tmp"
+  mkdir -p "$2/usr/bin" "$2/usr/lib/systemd/system"
+  cp -a "$tmp"/usr/bin/. "$2/usr/bin/"
+  cp "$tmp"/usr/lib/systemd/system/containerd.service "$2/usr/lib/systemd/system/"
+  rm -rf "$tmp"
+}
+debs_17=("$APT"/debs/containerd_1.7*.deb)
+debs_2=("$APT"/debs/containerd_2.*.deb)
+unpack_containerd "${debs_17[-1]}" "$CTX/containerd-1.7"
+unpack_containerd "${debs_2[-1]}" "$CTX/containerd-2"
+
+# --- 3. the OS's own Python, copied from pyenv and trimmed ------------------------------------
+copy_python() {  # copy_python VERSION DEST
+  local v=$1 dest=$2$PYENV_ROOT/versions/$1
+  mkdir -p "$dest"
+  cp -a "$PYENV_ROOT/versions/$v/." "$dest/"
+  rm -rf "$dest"/lib/python*/test "$dest"/lib/python*/idlelib "$dest"/lib/python*/tkinter \
+         "$dest"/lib/python*/lib2to3/tests "$dest"/lib/python*/config-* "$dest"/include "$dest"/share \
+         "$dest"/lib/pkgconfig "$dest"/lib/*.a
+  # The OS's python3 has no pip-installed extras; keep the stdlib only.
+  find "$dest"/lib/python*/site-packages -mindepth 1 -maxdepth 1 ! -name README.txt -exec rm -rf {} +
+  find "$dest" -name __pycache__ -type d -prune -exec rm -rf {} +
+}
+copy_python "$PY_AL2" "$CTX/python-al2"
+copy_python "$PY2_AL2" "$CTX/python-al2"
+copy_python "$PY_AL2023" "$CTX/python-al2023"
+
+# --- 4. the pinned sandbox image, built and saved as an archive ------------------------------
+mkdir -p "$CTX/pause"
+gcc -static -Os -s -o "$CTX/pause/pause" "$HERE/pause/pause.c"
+printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$CTX/pause/Dockerfile"
+docker build -q -t localhost/kubernetes/pause:latest "$CTX/pause" >/dev/null
+docker save -o "$CTX/pause.tar" localhost/kubernetes/pause:latest
+
+cp -r "$HERE/identity" "$HERE/fixtures" "$HERE/standins" "$CTX/"
+
+build() {  # build TAG DOCKERFILE [build args...]
+  local tag=$1 file=$2 logf
+  shift 2
+  logf=$WORK/build-${tag##*:}.log
+  docker build -t "$tag" -f "$file" --label "hyperpod.inputs=$HASH" --build-arg PYENV_ROOT="$PYENV_ROOT" "$@" "$CTX" >"$logf" 2>&1 \
+    || { tail -40 "$logf"; die "docker build $tag failed"; }
+}
+
+# --- 5. per-OS images before the sandbox image is baked in -------------------------------------
+cat >"$CTX/Dockerfile.os" <<'DF'
+FROM localhost/hyperpod-lookalike-base:bookworm
+ARG OS
+ARG CONTAINERD
+ARG PYTHON_TREE
+ARG PYTHON3
+ARG PYTHON2=
+ARG PYENV_ROOT
+COPY identity/${OS}/os-release /usr/lib/os-release
+COPY ${PYTHON_TREE}/ /
+COPY ${CONTAINERD}/ /
+COPY standins/ /usr/share/hyperpod-lookalike/standins/
+COPY fixtures/ /usr/share/hyperpod-lookalike/fixtures/
+COPY identity/${OS}/ /usr/share/hyperpod-lookalike/identity/
+RUN set -eu; \
+    ln -sf ../usr/lib/os-release /etc/os-release; \
+    if [ "$OS" = al2 ]; then \
+      cp /usr/share/hyperpod-lookalike/identity/system-release /etc/system-release; \
+      cp /usr/share/hyperpod-lookalike/identity/system-release-cpe /etc/system-release-cpe; \
+    else \
+      cp /usr/share/hyperpod-lookalike/identity/system-release /etc/amazon-linux-release; \
+      cp /usr/share/hyperpod-lookalike/identity/system-release-cpe /etc/amazon-linux-release-cpe; \
+      ln -sf amazon-linux-release /etc/system-release; ln -sf amazon-linux-release-cpe /etc/system-release-cpe; \
+    fi; \
+    ln -sf "$PYENV_ROOT/versions/${PYTHON3}/bin/python${PYTHON3%.*}" "/usr/bin/python${PYTHON3%.*}"; \
+    ln -sf "python${PYTHON3%.*}" /usr/bin/python3; \
+    if [ -n "$PYTHON2" ]; then \
+      ln -sf "$PYENV_ROOT/versions/${PYTHON2}/bin/python2.7" /usr/bin/python2.7; \
+      ln -sf python2.7 /usr/bin/python2; ln -sf python2 /usr/bin/python; \
+    fi; \
+    chmod 0700 /root; \
+    mkdir -p /etc/containerd/certs.d /etc/cni/net.d /opt/cni/bin /etc/systemd/system/containerd.service.d \
+             /var/lib/containerd /opt/sagemaker; \
+    printf '[Service]\nSlice=runtime.slice\n' >/etc/systemd/system/containerd.service.d/00-runtime-slice.conf; \
+    ln -sf /usr/lib/systemd/system/containerd.service /etc/systemd/system/multi-user.target.wants/containerd.service; \
+    if [ "$OS" = al2 ]; then \
+      mkdir -p /etc/eks/containerd /etc/containerd/config.d; \
+      cp /usr/share/hyperpod-lookalike/fixtures/al2-eks-containerd-config.toml /etc/eks/containerd/containerd-config.toml; \
+      sed 's,SANDBOX_IMAGE,localhost/kubernetes/pause:latest,' /etc/eks/containerd/containerd-config.toml >/etc/containerd/config.toml; \
+      install -m 0755 /usr/share/hyperpod-lookalike/standins/eks-bootstrap.sh /etc/eks/bootstrap.sh; \
+    else \
+      mkdir -p /etc/eks; \
+      install -m 0755 /usr/share/hyperpod-lookalike/standins/nodeadm /usr/bin/nodeadm; \
+      /usr/bin/nodeadm render-config; \
+    fi; \
+    python3 -c 'import sys; assert sys.version_info[:2] == tuple(int(x) for x in "'"${PYTHON3}"'".split(".")[:2])'
+CMD ["/sbin/init"]
+DF
+
+declare -A OS_OF=([al2]=al2 [al2023]=al2023 [al2023-containerd1.7]=al2023)
+declare -A CTD_OF=([al2]=containerd-1.7 [al2023]=containerd-2 [al2023-containerd1.7]=containerd-1.7)
+declare -A PYTREE_OF=([al2]=python-al2 [al2023]=python-al2023 [al2023-containerd1.7]=python-al2023)
+declare -A PY3_OF=([al2]=$PY_AL2 [al2023]=$PY_AL2023 [al2023-containerd1.7]=$PY_AL2023)
+declare -A PY2_OF=([al2]=$PY2_AL2 [al2023]="" [al2023-containerd1.7]="")
+
+for os_variant in al2 al2023 al2023-containerd1.7; do
+  log "building $os_variant"
+  build "$REPO:stage-$os_variant" "$CTX/Dockerfile.os" \
+    --build-arg OS="${OS_OF[$os_variant]}" --build-arg CONTAINERD="${CTD_OF[$os_variant]}" \
+    --build-arg PYTHON_TREE="${PYTREE_OF[$os_variant]}" --build-arg PYTHON3="${PY3_OF[$os_variant]}" \
+    --build-arg PYTHON2="${PY2_OF[$os_variant]}"
+
+  # Bake the pinned sandbox image into /var/lib/containerd the way the AMI build does: import the
+  # archive with that OS's own containerd and label it pinned. containerd needs a real filesystem
+  # (not the image's overlay) to unpack, so it runs on a host folder that is then copied in.
+  root_dir=$WORK/containerd-root-$os_variant
+  rm -rf "$root_dir"
+  mkdir -p "$root_dir"
+  docker run --rm --network none --cap-add SYS_ADMIN \
+    -v "$root_dir:/var/lib/containerd" -v "$CTX/pause.tar:/pause.tar:ro" \
+    "$REPO:stage-$os_variant" /bin/sh -eu -c '
+      containerd >/tmp/containerd.log 2>&1 &
+      pid=$!
+      for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done
+      ctr -n k8s.io images import /pause.tar >/dev/null
+      ctr -n k8s.io images label localhost/kubernetes/pause:latest io.cri-containerd.pinned=pinned >/dev/null
+      ctr -n k8s.io images ls -q | grep -qx localhost/kubernetes/pause:latest
+      kill "$pid"; wait "$pid" || true' \
+    || die "baking the sandbox image into $os_variant failed"
+  rm -rf "$CTX/containerd-root"
+  cp -a "$root_dir" "$CTX/containerd-root"
+  printf 'FROM %s\nCOPY containerd-root/ /var/lib/containerd/\n' "$REPO:stage-$os_variant" >"$CTX/Dockerfile.bake"
+  build "$REPO:baked-$os_variant" "$CTX/Dockerfile.bake"
+  rm -rf "$root_dir" "$CTX/containerd-root"
+done
+
+# --- 6. CPU and GPU variants -------------------------------------------------------------------
+gpu_layer() {  # gpu_layer FROM TAG
+  printf 'FROM %s\nRUN install -m 0755 /usr/share/hyperpod-lookalike/standins/nvidia-container-runtime /usr/bin/nvidia-container-runtime && { [ ! -x /usr/bin/nodeadm ] || /usr/bin/nodeadm render-config; }\n' "$1" >"$CTX/Dockerfile.gpu"
+  build "$2" "$CTX/Dockerfile.gpu"
+}
+printf 'FROM %s\n' "$REPO:baked-al2" >"$CTX/Dockerfile.cpu"; build "$REPO:al2" "$CTX/Dockerfile.cpu"
+printf 'FROM %s\n' "$REPO:baked-al2023" >"$CTX/Dockerfile.cpu"; build "$REPO:al2023" "$CTX/Dockerfile.cpu"
+gpu_layer "$REPO:baked-al2" "$REPO:al2-gpu"
+gpu_layer "$REPO:baked-al2023" "$REPO:al2023-gpu"
+gpu_layer "$REPO:baked-al2023-containerd1.7" "$REPO:al2023-containerd1.7-gpu"
+rm -rf "$CTX"
+
+for v in "${VARIANTS[@]}"; do
+  log "$REPO:$v: $(docker run --rm --network none "$REPO:$v" /bin/sh -c \
+    '. /etc/os-release; printf "%s | %s | containerd %s | nvidia %s" "$PRETTY_NAME" "$(python3 -V 2>&1)" "$(containerd --version | cut -d" " -f3)" "$([ -x /usr/bin/nvidia-container-runtime ] && echo yes || echo no)"')"
+done
