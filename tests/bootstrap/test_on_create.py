@@ -1,0 +1,158 @@
+"""bootstrap/on_create.sh, driven with a stand-in ansible-playbook on PATH."""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "bootstrap" / "on_create.sh"
+LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[([a-z-]+)\] (.*)$")
+
+# The stand-in records its arguments and environment, prints what $STANDIN_SAY says one line at a
+# time, and exits with $STANDIN_RC. With STANDIN_CHECK_BUFFERING it waits, after each line, until
+# that line is in the log: if on_create.sh held output back, the stand-in gives up and fails.
+STANDIN = r"""#!/usr/bin/env bash
+printf '%s\n' "$@" > "$STANDIN_DIR/argv"
+env > "$STANDIN_DIR/env"
+IFS='|' read -r -a lines <<< "${STANDIN_SAY:-PLAY [Provision a HyperPod EKS node]|PLAY RECAP}"
+for line in "${lines[@]}"; do
+  echo "$line"
+  if [ -n "${STANDIN_CHECK_BUFFERING:-}" ]; then
+    for _ in $(seq 1 50); do grep -qF -- "$line" "$HYPERPOD_PROVISION_LOG" && break; sleep 0.1; done
+    grep -qF -- "$line" "$HYPERPOD_PROVISION_LOG" || { echo "line held back: $line" >&2; exit 99; }
+  fi
+done
+echo "a warning on stderr" >&2
+exit "${STANDIN_RC:-0}"
+"""
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    """A folder laid out as HyperPod downloads it: on_create.sh with playbooks/ beside it."""
+    folder = tmp_path / "lifecycle"
+    (folder / "playbooks").mkdir(parents=True)
+    shutil.copy(SCRIPT, folder / "on_create.sh")
+    (folder / "playbooks" / "on_create.yml").write_text("---\n")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    standin = bindir / "ansible-playbook"
+    standin.write_text(STANDIN)
+    standin.chmod(standin.stat().st_mode | stat.S_IXUSR)
+    return folder
+
+
+def run(bundle, *args, rc=0, wait=0, tmp=None, **env):
+    tmp = tmp or bundle.parent
+    log = tmp / "log" / "provisioning.log"
+    environ = {
+        "PATH": "%s:%s" % (tmp / "bin", os.environ["PATH"]),
+        "HOME": str(tmp),
+        "STANDIN_DIR": str(tmp),
+        "STANDIN_RC": str(rc),
+        "HYPERPOD_PROVISION_LOG": str(log),
+        "HYPERPOD_FAILURE_WAIT": str(wait),
+    }
+    environ.update(env)
+    started = time.monotonic()
+    proc = subprocess.run(["bash", "on_create.sh", *args], cwd=bundle, env=environ,
+                          capture_output=True, text=True, timeout=60, check=False)
+    proc.elapsed = time.monotonic() - started
+    proc.log = log.read_text().splitlines() if log.exists() else []
+    return proc
+
+
+def tags(lines):
+    return [LINE.match(line).group(1) for line in lines]
+
+
+def test_success_brackets_the_run_with_start_and_stop(bundle):
+    proc = run(bundle)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert all(LINE.match(line) for line in proc.log), proc.log
+    assert tags(proc.log)[0] == "start"
+    assert tags(proc.log)[-1] == "stop"
+    assert "succeeded" in proc.log[-1]
+    assert "error" not in tags(proc.log)
+    # stdout carries the same lines as the log.
+    assert proc.stdout.splitlines() == proc.log
+
+
+def test_runs_ansible_playbook_locally_on_the_play(bundle):
+    proc = run(bundle, "--check", "--diff")
+    assert proc.returncode == 0
+    argv = (bundle.parent / "argv").read_text().splitlines()
+    assert argv == ["-c", "local", str(bundle / "playbooks" / "on_create.yml"), "--check", "--diff"]
+    env = dict(line.split("=", 1) for line in (bundle.parent / "env").read_text().splitlines() if "=" in line)
+    assert env["ANSIBLE_CALLBACKS_ENABLED"] == "hyperpod.eks_lifecycle.provision_log"
+    assert env["HYPERPOD_PROVISION_LOG"] == str(bundle.parent / "log" / "provisioning.log")
+
+
+def test_play_output_and_errors_are_logged_with_timestamps(bundle):
+    proc = run(bundle, STANDIN_SAY="PLAY [x]|TASK [y]|PLAY RECAP")
+    messages = [LINE.match(line).groups() for line in proc.log]
+    assert ("ansible-playbook", "TASK [y]") in messages
+    assert ("ansible-playbook", "a warning on stderr") in messages
+
+
+def test_output_reaches_the_log_line_by_line(bundle):
+    proc = run(bundle, STANDIN_SAY="first line|second line|third line", STANDIN_CHECK_BUFFERING="1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "line held back" not in proc.stdout
+
+
+def test_failed_play_is_reported_as_failure(bundle):
+    proc = run(bundle, rc=2, wait=2)
+    assert proc.returncode == 2
+    errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
+    assert len(errors) == 1
+    assert "step 'ansible-playbook' failed (exit 2)" in errors[0]
+    assert "succeeded" not in "\n".join(proc.log)
+    assert tags(proc.log)[-1] == "stop" and "failed" in proc.log[-1]
+    # It waits for the log upload before exiting.
+    assert proc.elapsed >= 2
+
+
+def test_missing_playbook_fails_clearly(bundle):
+    (bundle / "playbooks" / "on_create.yml").unlink()
+    proc = run(bundle)
+    assert proc.returncode != 0
+    assert any("step 'locate-playbook' failed" in line and "on_create.yml not found" in line for line in proc.log)
+    assert not (bundle.parent / "argv").exists()
+
+
+def test_missing_ansible_playbook_fails_clearly(bundle):
+    proc = run(bundle, HYPERPOD_ANSIBLE_PLAYBOOK="no-such-ansible-playbook")
+    assert proc.returncode == 127
+    assert any("no-such-ansible-playbook not found on PATH" in line for line in proc.log)
+
+
+def test_log_is_appended_never_truncated(bundle):
+    log = bundle.parent / "log" / "provisioning.log"
+    log.parent.mkdir()
+    log.write_text("2026-01-01T00:00:00.000Z [start] an earlier run\n")
+    run(bundle)
+    proc = run(bundle)
+    assert proc.log[0] == "2026-01-01T00:00:00.000Z [start] an earlier run"
+    assert tags(proc.log).count("start") == 3
+    assert tags(proc.log).count("stop") == 2
+    assert stat.S_IMODE(log.stat().st_mode) == 0o640
+
+
+def test_repository_layout_finds_the_playbook(tmp_path, bundle):
+    # Run from a checkout: bootstrap/on_create.sh with ../playbooks/on_create.yml.
+    checkout = tmp_path / "checkout"
+    (checkout / "bootstrap").mkdir(parents=True)
+    (checkout / "playbooks").mkdir()
+    shutil.copy(SCRIPT, checkout / "bootstrap" / "on_create.sh")
+    (checkout / "playbooks" / "on_create.yml").write_text("---\n")
+    proc = run(checkout / "bootstrap", tmp=bundle.parent)
+    assert proc.returncode == 0, proc.stdout
+    argv = (bundle.parent / "argv").read_text().splitlines()
+    assert Path(argv[2]).resolve() == (checkout / "playbooks" / "on_create.yml").resolve()
