@@ -47,3 +47,17 @@ images: ## Build the Amazon Linux look-alike node images (needs a docker engine)
 
 molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
 	$(ACT) cd $(COLL) && for s in $(SCENARIOS); do $(MOLECULE_ENV) molecule -c .config/molecule/config.yml test -s $$s || exit 1; done
+
+.PHONY: demo lint bootstrap-tests test
+demo: venv ## Provision a fresh AL2023 look-alike node through bootstrap/on_create.sh, offline
+	$(ACT) bash tests/demo.sh
+
+SHELL_SCRIPTS := bootstrap/*.sh tests/*.sh tests/images/*.sh tests/images/standins/* .ci/run
+lint: venv collection ## ansible-lint (production profile) and shellcheck
+	shellcheck $(SHELL_SCRIPTS)
+	$(ACT) cd $(COLL) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --strict
+
+bootstrap-tests: venv ## The bootstrap script's own tests (stand-in ansible-playbook)
+	$(ACT) python -m pytest -q -p no:cacheprovider tests/bootstrap
+
+test: lint sanity units bootstrap-tests molecule ## Everything CI runs

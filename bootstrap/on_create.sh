@@ -106,6 +106,7 @@ main() {
   env ANSIBLE_CALLBACKS_ENABLED=hyperpod.eks_lifecycle.provision_log \
       HYPERPOD_PROVISION_LOG="$LOG_FILE" \
       ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
+      ANSIBLE_DISPLAY_OK_HOSTS=false \
       ANSIBLE_NOCOLOR=1 \
       ANSIBLE_RETRY_FILES_ENABLED=false \
       PYTHONUNBUFFERED=1 \
