@@ -6,6 +6,9 @@
 #   - appends timestamped lines to /var/log/provision/provisioning.log (which HyperPod sends to
 #     CloudWatch) and to its own output, between "[start]" and "[stop]" markers, line by line,
 #     each synced to disk;
+#   - in a bundle made by `make bundle`: checks every file against SHA256SUMS before anything else,
+#     then installs the bundle's Ansible runtime for the OS's own Python (offline, from the
+#     bundle's wheels) into /opt/hyperpod-eks-lifecycle/runtime, or reuses it on a re-run;
 #   - runs `ansible-playbook -c local` on playbooks/on_create.yml, whose tasks the provision_log
 #     callback also writes to the log;
 #   - on failure writes an "[error]" line naming the step, syncs, waits so that the log reaches
@@ -16,18 +19,33 @@
 #   HYPERPOD_FAILURE_WAIT     seconds to wait before exiting on failure (60)
 #   HYPERPOD_PLAYBOOK         the playbook            (playbooks/on_create.yml beside this script,
 #                                                      or ../playbooks/on_create.yml in a checkout)
-#   HYPERPOD_ANSIBLE_PLAYBOOK the ansible-playbook command (ansible-playbook on PATH)
+#   HYPERPOD_ANSIBLE_PLAYBOOK the ansible-playbook command (the bundle's runtime; outside a
+#                             bundle, ansible-playbook on PATH)
+#   HYPERPOD_PYTHON           the Python the runtime is installed for (/usr/bin/python3)
+#   HYPERPOD_RUNTIME_DIR      where runtimes are installed (/opt/hyperpod-eks-lifecycle/runtime)
 # Arguments are passed on to ansible-playbook (e.g. --check --diff, -e @my-vars.yml).
-set -euo pipefail
+set -Eeuo pipefail
 
 LOG_FILE=${HYPERPOD_PROVISION_LOG:-/var/log/provision/provisioning.log}
 FAILURE_WAIT=${HYPERPOD_FAILURE_WAIT:-60}
+PYTHON=${HYPERPOD_PYTHON:-/usr/bin/python3}
+RUNTIME_DIR=${HYPERPOD_RUNTIME_DIR:-/opt/hyperpod-eks-lifecycle/runtime}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT=$(basename "${BASH_SOURCE[0]}")
 STEP=setup
+PLAYBOOK_CMD=
 
 timestamp() {
   date -u +%Y-%m-%dT%H:%M:%S.%3NZ
+}
+
+now_ms() {
+  echo $(($(date +%s%N) / 1000000))
+}
+
+seconds_since() {  # seconds_since START_MS: elapsed seconds with two decimals
+  local ms=$(($(now_ms) - $1))
+  printf '%d.%02d' $((ms / 1000)) $((ms % 1000 / 10))
 }
 
 # log TAG MESSAGE...: one timestamped line to the log and to stdout, synced to disk.
@@ -63,6 +81,8 @@ fail() {
 }
 
 on_unexpected_error() {
+  # In a subshell (a command substitution), leave the reporting to the main shell.
+  [ "$BASHPID" = "$$" ] || exit "$1"
   fail "$1" "command failed at line $2 of $SCRIPT"
 }
 
@@ -81,8 +101,61 @@ find_playbook() {
   printf '%s\n' "$HERE/playbooks/on_create.yml"
 }
 
+# verify_bundle: every file listed in SHA256SUMS is present and unaltered. Runs before anything
+# on the node changes (only the log has been written to).
+verify_bundle() {
+  local bad
+  if [ ! -f "$HERE/SHA256SUMS" ]; then
+    [ ! -d "$HERE/runtime" ] || fail 3 "the bundle has no SHA256SUMS: incomplete upload?"
+    log info "no SHA256SUMS: not a bundle, using ansible-playbook from PATH"
+    return
+  fi
+  if ! bad=$(cd "$HERE" && LC_ALL=C sha256sum --check --strict --quiet SHA256SUMS 2>&1); then
+    fail 3 "the bundle is corrupt or incomplete, nothing was changed: $(printf '%s' "$bad" | head -n 5 | tr '\n' ';')"
+  fi
+  log info "bundle verified: $(wc -l <"$HERE/SHA256SUMS") files match SHA256SUMS"
+}
+
+# runtime: install the bundle's Ansible runtime for this node's Python, or reuse an installed one.
+# Sets PLAYBOOK_CMD to its ansible-playbook.
+runtime() {
+  local version tag digest dest pip_wheel started have
+  started=$(now_ms)
+  [ -x "$PYTHON" ] || fail 4 "$PYTHON not found: the runtime needs the OS's Python 3"
+  version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+    || fail 4 "$PYTHON does not run"
+  tag=py${version/./}
+  if [ ! -f "$HERE/runtime/requirements-$tag.txt" ]; then
+    have=$(find "$HERE/runtime" -maxdepth 1 -name 'requirements-py*.txt' -printf '%f ' | sed 's/requirements-//g; s/\.txt//g')
+    fail 4 "the bundle has no Ansible runtime for Python $version (it has: $have)"
+  fi
+  # The installed runtime is named after the checksums of its wheels: a new bundle gets a new one.
+  digest=$(grep -E "  (\./)?runtime/($tag/|pip-|requirements-$tag)" "$HERE/SHA256SUMS" | sha256sum | cut -c1-12)
+  dest=$RUNTIME_DIR/$tag-$digest
+  if [ -f "$dest/.complete" ] && [ -x "$dest/bin/ansible-playbook" ]; then
+    log info "runtime: reusing $dest (Python $version)"
+  else
+    pip_wheel=$(find "$HERE/runtime" -maxdepth 1 -name 'pip-*.whl' | head -n 1)
+    log info "runtime: installing ansible-core for Python $version into $dest (offline)"
+    rm -rf "$dest"
+    mkdir -p "$RUNTIME_DIR"
+    chmod 0755 "$RUNTIME_DIR"
+    # --without-pip: the OS's Python need not have ensurepip; pip runs from the bundle's wheel.
+    { "$PYTHON" -m venv --without-pip "$dest" 2>&1 | stamp runtime; } \
+      || fail 4 "$PYTHON -m venv $dest failed"
+    { "$dest/bin/python" "$pip_wheel/pip" install --no-index --no-cache-dir --disable-pip-version-check \
+        --quiet --find-links "$HERE/runtime/$tag" --requirement "$HERE/runtime/requirements-$tag.txt" 2>&1 \
+        | stamp runtime; } \
+      || fail 4 "installing ansible-core from the bundle's wheels failed"
+    [ -x "$dest/bin/ansible-playbook" ] || fail 4 "ansible-core did not install into $dest"
+    touch "$dest/.complete"
+  fi
+  PLAYBOOK_CMD=$dest/bin/ansible-playbook
+  log info "runtime: $("$PLAYBOOK_CMD" --version | head -n 1 | sed 's/ *$//') ready in $(seconds_since "$started")s"
+}
+
 main() {
-  local playbook ansible_playbook rc
+  local playbook rc started
 
   mkdir -p "$(dirname "$LOG_FILE")"
   touch "$LOG_FILE"
@@ -91,17 +164,27 @@ main() {
 
   log start "$SCRIPT on $(hostname) (pid $$, from $HERE)"
 
+  STEP=verify-bundle
+  verify_bundle
+
   STEP=locate-playbook
   playbook=$(find_playbook)
   [ -f "$playbook" ] || fail 2 "playbook $playbook not found"
-  ansible_playbook=${HYPERPOD_ANSIBLE_PLAYBOOK:-ansible-playbook}
-  command -v "$ansible_playbook" >/dev/null || fail 127 "$ansible_playbook not found on PATH ($PATH)"
+
+  STEP=runtime
+  if [ -n "${HYPERPOD_ANSIBLE_PLAYBOOK:-}" ] || [ ! -d "$HERE/runtime" ]; then
+    PLAYBOOK_CMD=${HYPERPOD_ANSIBLE_PLAYBOOK:-ansible-playbook}
+  else
+    runtime
+  fi
+  command -v "$PLAYBOOK_CMD" >/dev/null || fail 127 "$PLAYBOOK_CMD not found on PATH ($PATH)"
   if [ -d "$HERE/collections" ]; then
     export ANSIBLE_COLLECTIONS_PATH="$HERE/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
   fi
 
   STEP=ansible-playbook
-  log info "running $ansible_playbook -c local $playbook $*"
+  log info "running $PLAYBOOK_CMD -c local $playbook $*"
+  started=$(now_ms)
   rc=0
   env ANSIBLE_CALLBACKS_ENABLED=hyperpod.eks_lifecycle.provision_log \
       HYPERPOD_PROVISION_LOG="$LOG_FILE" \
@@ -110,9 +193,10 @@ main() {
       ANSIBLE_NOCOLOR=1 \
       ANSIBLE_RETRY_FILES_ENABLED=false \
       PYTHONUNBUFFERED=1 \
-      stdbuf -oL -eL "$ansible_playbook" -c local "$playbook" "$@" 2>&1 | stamp ansible-playbook \
+      stdbuf -oL -eL "$PLAYBOOK_CMD" -c local "$playbook" "$@" 2>&1 | stamp ansible-playbook \
     || rc=${PIPESTATUS[0]}
-  [ "$rc" -eq 0 ] || fail "$rc" "$ansible_playbook exited with $rc; the failed task is logged above"
+  [ "$rc" -eq 0 ] || fail "$rc" "$PLAYBOOK_CMD exited with $rc after $(seconds_since "$started")s; the failed task is logged above"
+  log info "playbook finished in $(seconds_since "$started")s"
 
   log stop "$SCRIPT succeeded"
 }

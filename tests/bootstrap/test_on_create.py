@@ -5,6 +5,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -156,3 +157,63 @@ def test_repository_layout_finds_the_playbook(tmp_path, bundle):
     assert proc.returncode == 0, proc.stdout
     argv = (bundle.parent / "argv").read_text().splitlines()
     assert Path(argv[2]).resolve() == (checkout / "playbooks" / "on_create.yml").resolve()
+
+
+def write_sums(folder):
+    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True,
+                   cwd=folder, check=True)
+
+
+def test_bundle_is_verified_before_anything_runs(bundle):
+    write_sums(bundle)
+    proc = run(bundle)
+    assert proc.returncode == 0, proc.stdout
+    assert any("bundle verified: 2 files match SHA256SUMS" in line for line in proc.log)
+
+
+def test_altered_bundle_is_refused_before_anything_runs(bundle):
+    write_sums(bundle)
+    (bundle / "playbooks" / "on_create.yml").write_text("---\n# altered\n")
+    proc = run(bundle)
+    assert proc.returncode == 3
+    errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
+    assert len(errors) == 1
+    assert "step 'verify-bundle' failed" in errors[0] and "playbooks/on_create.yml: FAILED" in errors[0]
+    assert not (bundle.parent / "argv").exists()
+
+
+def test_bundle_without_checksums_is_refused(bundle):
+    (bundle / "runtime").mkdir()
+    proc = run(bundle)
+    assert proc.returncode == 3
+    assert any("has no SHA256SUMS" in line for line in proc.log)
+    assert not (bundle.parent / "argv").exists()
+
+
+def test_bundle_without_a_runtime_for_this_python_is_refused(bundle, tmp_path):
+    (bundle / "runtime").mkdir()
+    (bundle / "runtime" / "requirements-py37.txt").write_text("ansible_core==2.11.12\n")
+    write_sums(bundle)
+    proc = run(bundle, HYPERPOD_PYTHON=sys.executable, HYPERPOD_RUNTIME_DIR=str(tmp_path / "runtime"))
+    assert proc.returncode == 4
+    version = "%d.%d" % sys.version_info[:2]
+    assert any("step 'runtime' failed" in line and "no Ansible runtime for Python %s (it has: py37 )" % version in line
+               for line in proc.log), proc.log
+    assert not (tmp_path / "runtime").exists()
+
+
+def test_an_unexpected_failure_inside_a_step_is_reported(bundle, tmp_path):
+    # A command failing inside a function still takes the failure path with an [error] line, not
+    # a silent exit: here SHA256SUMS lists no runtime file, so finding the runtime's digest fails.
+    tag = "py%d%d" % sys.version_info[:2]
+    (bundle / "runtime").mkdir()
+    (bundle / "runtime" / ("requirements-%s.txt" % tag)).write_text("ansible_core==0\n")
+    write_sums(bundle)
+    sums = bundle / "SHA256SUMS"
+    sums.write_text("".join(line for line in sums.read_text().splitlines(True) if "runtime/" not in line))
+    proc = run(bundle, HYPERPOD_PYTHON=sys.executable, HYPERPOD_RUNTIME_DIR=str(tmp_path / "runtime"))
+    assert proc.returncode != 0
+    errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
+    assert len(errors) == 1 and "step 'runtime' failed" in errors[0], proc.log
+    assert tags(proc.log)[-1] == "stop"
+    assert not (tmp_path / "runtime").exists()
