@@ -48,11 +48,20 @@ images: ## Build the Amazon Linux look-alike node images (needs a docker engine)
 molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
 	$(ACT) cd $(COLL) && for s in $(SCENARIOS); do $(MOLECULE_ENV) molecule -c .config/molecule/config.yml test -s $$s || exit 1; done
 
-.PHONY: demo lint bootstrap-tests test
-demo: venv ## Provision a fresh AL2023 look-alike node through bootstrap/on_create.sh, offline
+.PHONY: bundle demo lint bootstrap-tests bundle-tests bench-bootstrap test
+bundle: venv ## Write dist/lifecycle/, the folder to upload to S3 (SETTINGS=my-vars.yml to ship your settings)
+	$(ACT) SETTINGS=$(SETTINGS) bash tools/build_bundle.sh
+
+demo: venv ## Build the bundle, provision a fresh offline AL2023 look-alike node with it, show the log and the result
 	$(ACT) bash tests/demo.sh
 
-SHELL_SCRIPTS := bootstrap/*.sh tests/*.sh tests/images/*.sh tests/images/standins/* .ci/run
+bundle-tests: venv images ## The bundle end to end on bare, offline AL2 and AL2023 look-alikes
+	$(ACT) python -m pytest -v -p no:cacheprovider tests/bundle
+
+bench-bootstrap: venv ## Benchmark: bootstrap time (runtime bring-up, playbook) vs pip install ansible-core
+	$(ACT) bash bench/bootstrap.sh
+
+SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh tests/*.sh tests/images/*.sh tests/images/standins/* .ci/run
 lint: venv collection ## ansible-lint (production profile) and shellcheck
 	shellcheck $(SHELL_SCRIPTS)
 	$(ACT) cd $(COLL) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --strict
@@ -60,4 +69,4 @@ lint: venv collection ## ansible-lint (production profile) and shellcheck
 bootstrap-tests: venv ## The bootstrap script's own tests (stand-in ansible-playbook)
 	$(ACT) python -m pytest -q -p no:cacheprovider tests/bootstrap
 
-test: lint sanity units bootstrap-tests molecule ## Everything CI runs
+test: lint sanity units bootstrap-tests molecule bundle-tests ## Everything CI runs

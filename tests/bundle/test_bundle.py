@@ -1,0 +1,170 @@
+"""The bundle end to end: `make bundle`'s folder runs with `bash on_create.sh` on bare, offline nodes.
+
+Each node is a fresh look-alike with networking off and only its OS's Python (3.7 on AL2, 3.9 on
+AL2023); the folder is copied in as HyperPod downloads it, and the script runs from inside it.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(REPO / "molecule" / "shared" / "tests"))
+
+from lookalike import Node  # noqa: E402
+from nodecheck import (DATA_ROOT, EKS_CONFIG, LAYER_CONFIG, SANDBOX, daemon_content_root, dump,  # noqa: E402
+                       k8s_images)
+
+LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[([a-z-]+)\] (.*)$")
+LOG = "/var/log/provision/provisioning.log"
+FOLDER = "/root/lifecycle"
+PYTHON = {"al2-gpu": "3.7", "al2023-gpu": "3.9"}
+
+
+def on_create(node, env=None):
+    """bash on_create.sh from inside the downloaded folder, as HyperPod runs it."""
+    environment = {"HYPERPOD_FAILURE_WAIT": "1"}
+    environment.update(env or {})
+    proc = node.run("bash on_create.sh", check=False, env=environment, workdir=FOLDER)
+    proc.log = node.run("cat %s" % LOG).stdout.splitlines()
+    return proc
+
+
+def recap(log):
+    return [line for line in log if "[stop] playbook recap:" in line]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist") / "lifecycle"
+    subprocess.run(["bash", str(REPO / "tools" / "build_bundle.sh")], env=dict(os.environ, OUT=str(out)),
+                   check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture
+def volume(tmp_path):
+    path = tmp_path / "volume"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def nodes():
+    started = []
+    yield started
+    for node in started:
+        node.remove()
+
+
+def start(nodes, variant, volume):
+    node = Node(variant, volume, prefix="hp-bundle")
+    nodes.append(node)
+    return node
+
+
+@pytest.mark.parametrize("variant", ["al2-gpu", "al2023-gpu"])
+def test_bare_offline_node_provisions_itself_and_reruns_unchanged(bundle, volume, nodes, variant):
+    node = start(nodes, variant, volume)
+    host = testinfra.get_host("docker://" + node.name)
+    # Bare and offline: no Ansible, no route out, only the OS's Python.
+    assert node.run("ip -o route show", check=False).stdout.strip() == ""
+    assert node.run("command -v ansible-playbook", check=False).returncode != 0
+    assert host.check_output("python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'") == PYTHON[variant]
+
+    node.copy_in(bundle, FOLDER)
+    first = on_create(node)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert LINE.match(first.log[0]).group(1) == "start"
+    assert LINE.match(first.log[-1]).groups() == ("stop", "on_create.sh succeeded")
+    assert any("bundle verified" in line for line in first.log)
+    assert any("runtime: installing ansible-core for Python %s" % PYTHON[variant] in line for line in first.log)
+    core = "2.11" if variant.startswith("al2-") else "2.15"
+    assert any(re.search(r"runtime: ansible-playbook \[core %s\.\d+\] ready in" % core, line) for line in first.log)
+    assert re.search(r"changed=[1-9]", recap(first.log)[-1])
+
+    # The node ends provisioned as the collection defines it.
+    marker = host.file(DATA_ROOT + "/.hyperpod-eks-lifecycle.json").content_string
+    if variant.startswith("al2023"):
+        assert '"platform": "al2023"' in marker
+        assert dump(host, LAYER_CONFIG)["root"] == DATA_ROOT
+        assert daemon_content_root(host) == DATA_ROOT + "/io.containerd.content.v1.content"
+        assert SANDBOX in k8s_images(host)
+    else:
+        assert '"platform": "al2"' in marker
+        assert dump(host, EKS_CONFIG)["root"] == DATA_ROOT
+    runtime = host.check_output("ls /opt/hyperpod-eks-lifecycle/runtime").split()
+    assert len(runtime) == 1 and runtime[0].startswith("py%s-" % PYTHON[variant].replace(".", ""))
+
+    second = on_create(node)
+    assert second.returncode == 0, second.stdout[-3000:]
+    log = second.log[len(first.log):]
+    assert any("runtime: reusing /opt/hyperpod-eks-lifecycle/runtime/" + runtime[0] in line for line in log)
+    assert re.search(r" changed=0 failed=0 ", recap(log)[-1]), recap(log)
+    # The log is one file, appended: both runs are in it, in order.
+    assert [LINE.match(line).group(1) for line in second.log].count("start") == 2
+
+
+def test_altered_bundle_is_refused_and_the_node_left_as_it_was(bundle, volume, nodes, tmp_path):
+    altered = tmp_path / "lifecycle"
+    shutil.copytree(bundle, altered)
+    victim = altered / "collections/ansible_collections/hyperpod/eks_lifecycle/roles/containerd_data_root/tasks/al2023.yml"
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 0x01
+    victim.write_bytes(bytes(data))
+
+    node = start(nodes, "al2023-gpu", volume)
+    before = node.run("cat /etc/containerd/config.toml; systemctl show -p ExecStart containerd; ls -A /opt/sagemaker").stdout
+    node.copy_in(altered, FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 3
+    errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
+    assert len(errors) == 1 and "step 'verify-bundle' failed" in errors[0] and "corrupt" in errors[0]
+    assert "containerd_data_root/tasks/al2023.yml: FAILED" in errors[0]
+    assert node.run("cat /etc/containerd/config.toml; systemctl show -p ExecStart containerd; ls -A /opt/sagemaker").stdout == before
+    assert node.run("test -e /opt/hyperpod-eks-lifecycle || test -e /etc/containerd/hyperpod", check=False).returncode != 0
+    host = testinfra.get_host("docker://" + node.name)
+    assert daemon_content_root(host) == "/var/lib/containerd/io.containerd.content.v1.content"
+
+
+def test_incomplete_bundle_is_refused(bundle, volume, nodes, tmp_path):
+    partial = tmp_path / "lifecycle"
+    shutil.copytree(bundle, partial)
+    next(partial.glob("runtime/py39/ansible_core-*.whl")).unlink()
+    node = start(nodes, "al2023-gpu", volume)
+    node.copy_in(partial, FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 3
+    assert any("step 'verify-bundle' failed" in line and "ansible_core" in line for line in proc.log)
+    assert node.run("test -e /opt/hyperpod-eks-lifecycle", check=False).returncode != 0
+
+
+def test_provisioning_failure_reaches_hyperpod_as_failure(bundle, nodes, tmp_path):
+    # Settings edited in the folder (checksums regenerated as its README.txt says): no volume -> fail.
+    folder = tmp_path / "lifecycle"
+    shutil.copytree(bundle, folder)
+    settings = folder / "playbooks/vars/on_create.yml"
+    text = settings.read_text()
+    text = text.replace("containerd_data_root_missing_volume_policy: skip", "containerd_data_root_missing_volume_policy: fail")
+    text = text.replace("containerd_data_root_wait_timeout: 60", "containerd_data_root_wait_timeout: 2")
+    settings.write_text(text)
+    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
+
+    node = start(nodes, "al2023-gpu", None)
+    node.copy_in(folder, FOLDER)
+    proc = on_create(node, env={"HYPERPOD_FAILURE_WAIT": "3"})
+    assert proc.returncode == 2
+    errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
+    assert len(errors) == 1 and "step 'ansible-playbook' failed (exit 2)" in errors[0]
+    assert any("is not a mount point after 2s; failing as containerd_data_root_missing_volume_policy=fail" in line
+               for line in proc.log)
+    assert LINE.match(proc.log[-1]).group(1) == "stop" and "failed; waiting 3s" in proc.log[-1]
+    assert not any("succeeded" in line for line in proc.log)

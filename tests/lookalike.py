@@ -1,0 +1,47 @@
+"""Start and drive Amazon Linux look-alike nodes (tests/images/build.sh) with the docker CLI."""
+
+import subprocess
+import time
+import uuid
+
+IMAGES = "localhost/hyperpod-lookalike"
+
+
+def docker(*args, check=True, timeout=300, **kwargs):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout, **kwargs)
+
+
+class Node:
+    """A look-alike node: systemd as PID 1, no network, the data volume mounted unless volume=None."""
+
+    def __init__(self, variant, volume, prefix="hp-test"):
+        self.name = "%s-%s-%s" % (prefix, variant.replace(".", ""), uuid.uuid4().hex[:6])
+        args = ["run", "-d", "--name", self.name, "--hostname", self.name, "--network", "none",
+                "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                "--tmpfs", "/run", "--tmpfs", "/run/lock"]
+        if volume is not None:
+            args += ["-v", "%s:/opt/sagemaker" % volume]
+        docker(*args, "%s:%s" % (IMAGES, variant))
+        self.wait_booted()
+
+    def wait_booted(self):
+        for _ in range(60):
+            state = self.run("systemctl is-system-running", check=False).stdout.strip()
+            if state in ("running", "degraded") and self.run("ctr version", check=False).returncode == 0:
+                return
+            time.sleep(1)
+        raise AssertionError("%s did not boot: %s" % (self.name, self.run("systemctl --failed", check=False).stdout))
+
+    def run(self, command, check=True, env=None, workdir=None, timeout=600):
+        args = ["exec"]
+        for key, value in (env or {}).items():
+            args += ["-e", "%s=%s" % (key, value)]
+        if workdir:
+            args += ["-w", workdir]
+        return docker(*args, self.name, "sh", "-c", command, check=check, timeout=timeout)
+
+    def copy_in(self, source, dest):
+        docker("cp", str(source), "%s:%s" % (self.name, dest))
+
+    def remove(self):
+        docker("rm", "-f", self.name, check=False)
