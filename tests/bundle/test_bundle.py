@@ -168,3 +168,50 @@ def test_provisioning_failure_reaches_hyperpod_as_failure(bundle, nodes, tmp_pat
                for line in proc.log)
     assert LINE.match(proc.log[-1]).group(1) == "stop" and "failed; waiting 3s" in proc.log[-1]
     assert not any("succeeded" in line for line in proc.log)
+
+
+def test_missing_volume_is_skipped_by_default_with_a_log_line(bundle, nodes, tmp_path):
+    folder = tmp_path / "lifecycle"
+    shutil.copytree(bundle, folder)
+    settings = folder / "playbooks/vars/on_create.yml"
+    settings.write_text(settings.read_text().replace("containerd_data_root_wait_timeout: 60", "containerd_data_root_wait_timeout: 2"))
+    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
+    node = start(nodes, "al2023", None)
+    node.copy_in(folder, FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert any("/opt/sagemaker is not a mount point after 2s; containerd keeps its root on the root volume" in line
+               for line in proc.log)
+    host = testinfra.get_host("docker://" + node.name)
+    assert daemon_content_root(host) == "/var/lib/containerd/io.containerd.content.v1.content"
+    assert not host.file("/etc/containerd/hyperpod").exists
+
+
+def test_volume_kept_from_an_al2_node_is_set_aside_on_al2023(bundle, volume, nodes):
+    # The same volume, provisioned on AL2 first, then attached to an AL2023 node (issue #884's case).
+    al2 = start(nodes, "al2", volume)
+    al2.copy_in(bundle, FOLDER)
+    assert on_create(al2).returncode == 0
+    al2.run("/etc/eks/bootstrap.sh")  # AL2 containerd now writes its data on the volume
+    al2.remove()
+    al2_files = sorted(p.name for p in (volume / "containerd" / "data-root").iterdir())
+    assert "io.containerd.metadata.v1.bolt" in al2_files
+
+    node = start(nodes, "al2023", volume)
+    node.copy_in(bundle, FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    aside = [p for p in (volume / "containerd").iterdir() if p.name.startswith("data-root.al2-")]
+    assert len(aside) == 1
+    assert sorted(p.name for p in aside[0].iterdir()) == al2_files  # set aside whole, nothing deleted
+    assert any("was written on al2 and this node runs al2023: moved to %s" % ("/opt/sagemaker/containerd/" + aside[0].name)
+               in line for line in proc.log), [line for line in proc.log if "containerd_data_root:" in line]
+    host = testinfra.get_host("docker://" + node.name)
+    assert '"platform": "al2023"' in host.file(DATA_ROOT + "/.hyperpod-eks-lifecycle.json").content_string
+    assert SANDBOX in k8s_images(host)
+
+    # Running again on the same OS never touches the live root.
+    again = on_create(node)
+    assert again.returncode == 0
+    assert len([p for p in (volume / "containerd").iterdir() if p.name.startswith("data-root.")]) == 1
+    assert re.search(r" changed=0 failed=0 ", recap(again.log)[-1])
