@@ -62,8 +62,9 @@ bench-bootstrap: venv ## Benchmark: bootstrap time (runtime bring-up, playbook) 
 	$(ACT) bash bench/bootstrap.sh
 
 SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh tests/*.sh tests/images/*.sh tests/images/standins/* .ci/run
-lint: venv collection ## ansible-lint (production profile) and shellcheck
+lint: venv collection ## ansible-lint (production profile), shellcheck, role conventions
 	shellcheck $(SHELL_SCRIPTS)
+	$(ACT) python -m pytest -q -p no:cacheprovider tests/meta
 	$(ACT) cd $(COLL) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --strict
 
 bootstrap-tests: venv ## The bootstrap script's own tests (stand-in ansible-playbook)
