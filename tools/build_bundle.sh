@@ -10,7 +10,7 @@
 #                             controller runs on Python 3.7)
 #     py39/                   Amazon Linux 2023, Python 3.9: ansible-core 2.15 (the last release
 #                             whose controller runs on Python 3.9)
-#     pip-*.whl               pip, run from its wheel, so that no ensurepip is needed on the node
+#     install_wheels.py       unpacks them into a venv of the OS's Python (no pip, no ensurepip)
 #     requirements-py*.txt    exact versions installed
 #   SHA256SUMS                checksum of every file above; on_create.sh checks it before anything
 #
@@ -21,7 +21,6 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${OUT:-$REPO/dist/lifecycle}
 CACHE=${CACHE:-/var/tmp/hyperpod-eks-lifecycle/wheels}
 PIP=${PIP:-pip}
-PIP_VERSION=24.0
 # A settings file to ship instead of playbooks/vars/on_create.yml (`make bundle SETTINGS=...`).
 SETTINGS=${SETTINGS:-}
 # tag  python  abi     ansible-core        extra requirements (markers are evaluated for the
@@ -36,7 +35,7 @@ pip_quiet() { "$PIP" "$@" --disable-pip-version-check -q 2>&1 | { grep -v '^WARN
 
 fetch_runtime() {  # fetch_runtime TAG PYTHON ABI ANSIBLE_CORE EXTRA -> $CACHE/TAG
   local tag=$1 python=$2 abi=$3 core=$4 extra=$5 dir=$CACHE/$1 reqs
-  reqs=("$core" "pip==$PIP_VERSION")
+  reqs=("$core")
   [ "$extra" = - ] || reqs+=("$extra")
   if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "${reqs[*]}" ]; then
     return
@@ -62,6 +61,7 @@ log "collection and playbook"
   | tar -x -C "$OUT/collections/ansible_collections/hyperpod/eks_lifecycle"
 cp -r "$OUT/collections/ansible_collections/hyperpod/eks_lifecycle/playbooks" "$OUT/playbooks"
 install -m 0755 "$REPO/bootstrap/on_create.sh" "$OUT/on_create.sh"
+install -m 0644 "$REPO/bootstrap/install_wheels.py" "$OUT/runtime/install_wheels.py"
 if [ -n "$SETTINGS" ]; then
   log "settings from $SETTINGS"
   cp "$SETTINGS" "$OUT/playbooks/vars/on_create.yml"
@@ -71,8 +71,7 @@ for runtime in "${RUNTIMES[@]}"; do
   read -r tag python abi core extra <<<"$runtime"
   fetch_runtime "$tag" "$python" "$abi" "$core" "$extra"
   mkdir -p "$OUT/runtime/$tag"
-  find "$CACHE/$tag" -name '*.whl' ! -name "pip-*.whl" -exec cp {} "$OUT/runtime/$tag/" \;
-  cp "$CACHE/$tag/pip-$PIP_VERSION-py3-none-any.whl" "$OUT/runtime/"
+  find "$CACHE/$tag" -name '*.whl' -exec cp {} "$OUT/runtime/$tag/" \;
   (cd "$OUT/runtime/$tag" && for whl in *.whl; do
      name=${whl%%-*}; rest=${whl#*-}; printf '%s==%s\n' "$name" "${rest%%-*}"
    done) | LC_ALL=C sort >"$OUT/runtime/requirements-$tag.txt"
