@@ -27,7 +27,7 @@ venv: $(VENV)/.stamp ## Create the test tool virtualenv
 # ansible-test insists on running from .../ansible_collections/<ns>/<name>: test a copy there.
 collection: ## Copy the working tree to $(COLL) (for ansible-test and molecule)
 	mkdir -p $(COLL)
-	rsync -a --delete --exclude .git --exclude tests/output ./ $(COLL)/
+	rsync -a --delete --delete-excluded --exclude .git --exclude tests/output --exclude /dist ./ $(COLL)/
 	mkdir -p $(HOME)/.ansible/test/cache
 	cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_$(ANSIBLE_TEST_PIP_VERSION).py
 

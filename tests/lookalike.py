@@ -25,7 +25,7 @@ class Node:
         self.wait_booted()
 
     def wait_booted(self):
-        for _ in range(60):
+        for dummy in range(60):
             state = self.run("systemctl is-system-running", check=False).stdout.strip()
             if state in ("running", "degraded") and self.run("ctr version", check=False).returncode == 0:
                 return
