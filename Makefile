@@ -12,9 +12,12 @@ COLL := $(COLLECTIONS)/ansible_collections/hyperpod/eks_lifecycle
 ACT := source $(VENV)/bin/activate &&
 ANSIBLE_TEST_PIP_VERSION ?= 23_1_2
 
-.PHONY: help venv collection sanity units
+.PHONY: help deps venv collection sanity units
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps: ## Install missing Debian packages (docker.io, debootstrap, shellcheck, ...) and start dockerd if none runs
+	bash tests/tools/ensure-deps.sh >/dev/null
 
 $(VENV)/.stamp: tests/requirements.txt
 	rm -rf $(VENV)
@@ -42,7 +45,7 @@ MOLECULE_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ANSIBLE_GALAXY_SERVER=ht
 	ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1 ANSIBLE_NOCOLOR=1
 
 .PHONY: images molecule
-images: ## Build the Amazon Linux look-alike node images (needs a docker engine)
+images: deps ## Build the Amazon Linux look-alike node images
 	bash tests/images/build.sh
 
 molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
@@ -52,17 +55,17 @@ molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 
 bundle: venv ## Write dist/lifecycle/, the folder to upload to S3 (SETTINGS=my-vars.yml to ship your settings)
 	$(ACT) SETTINGS=$(SETTINGS) bash tools/build_bundle.sh
 
-demo: venv ## Build the bundle, provision a fresh offline AL2023 look-alike node with it, show the log and the result
+demo: deps venv images ## Build the bundle, provision a fresh offline AL2023 look-alike node with it, show the log and the result
 	$(ACT) bash tests/demo.sh
 
 bundle-tests: venv images ## The bundle end to end on bare, offline AL2 and AL2023 look-alikes
 	$(ACT) python -m pytest -v -p no:cacheprovider tests/bundle
 
-bench-bootstrap: venv ## Benchmark: bootstrap time (runtime bring-up, playbook) vs pip install ansible-core
+bench-bootstrap: deps venv images ## Benchmark: bootstrap time (runtime bring-up, playbook) vs pip install ansible-core
 	$(ACT) bash bench/bootstrap.sh
 
-SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh tests/*.sh tests/images/*.sh tests/images/standins/* .ci/run
-lint: venv collection ## ansible-lint (production profile), shellcheck, role conventions
+SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh tests/*.sh tests/tools/*.sh tests/images/*.sh tests/images/standins/* .ci/run
+lint: deps venv collection ## ansible-lint (production profile), shellcheck, role conventions
 	shellcheck $(SHELL_SCRIPTS)
 	$(ACT) python -m pytest -q -p no:cacheprovider tests/meta
 	$(ACT) cd $(COLL) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --strict
