@@ -420,6 +420,25 @@ class _Parser(object):
             else:
                 raise self.error('control character %r is not allowed in a string' % c)
 
+    def close_ml_string(self, quote, out):
+        """At a QUOTE inside a multi-line string: consume it, and return True if it ends the string.
+
+        Up to two quotes right before the closing three belong to the string's content.
+        """
+        if not self.s.startswith(quote * 3, self.i):
+            out.append(quote)
+            self.i += 1
+            return False
+        j = self.i
+        while j < self.n and self.s[j] == quote:
+            j += 1
+        run = j - self.i
+        if run > 5:
+            raise self.error('too many quotes at the end of a multi-line string')
+        out.append(quote * (run - 3))
+        self.i = j
+        return True
+
     def parse_ml_basic_string(self):
         s = self.s
         start = self.i
@@ -433,18 +452,8 @@ class _Parser(object):
                 self.i = m.end()
             c = self.peek()
             if c == '"':
-                if s.startswith('"""', self.i):
-                    j = self.i
-                    while j < self.n and s[j] == '"':
-                        j += 1
-                    run = j - self.i
-                    if run > 5:
-                        raise self.error('too many quotes at the end of a multi-line string')
-                    out.append('"' * (run - 3))
-                    self.i = j
+                if self.close_ml_string('"', out):
                     return ''.join(out)
-                out.append('"')
-                self.i += 1
             elif c == '\\':
                 nxt = self.peek(1)
                 if nxt in (' ', '\t', '\n', '\r'):
@@ -504,18 +513,8 @@ class _Parser(object):
                 self.i = m.end()
             c = self.peek()
             if c == "'":
-                if s.startswith("'''", self.i):
-                    j = self.i
-                    while j < self.n and s[j] == "'":
-                        j += 1
-                    run = j - self.i
-                    if run > 5:
-                        raise self.error('too many quotes at the end of a multi-line string')
-                    out.append("'" * (run - 3))
-                    self.i = j
+                if self.close_ml_string("'", out):
                     return ''.join(out)
-                out.append("'")
-                self.i += 1
             elif c == '\n':
                 out.append('\n')
                 self.i += 1
