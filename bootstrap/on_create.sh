@@ -23,6 +23,9 @@
 #                             bundle, ansible-playbook on PATH)
 #   HYPERPOD_PYTHON           the Python the runtime is installed for (/usr/bin/python3)
 #   HYPERPOD_RUNTIME_DIR      where runtimes are installed (/opt/hyperpod-eks-lifecycle/runtime)
+#   HYPERPOD_LOCK_FILE        the lock that keeps two runs from interleaving
+#                             (/run/lock/hyperpod-eks-lifecycle.lock)
+#   HYPERPOD_LOCK_WAIT        seconds a run waits for another one to finish before failing (600)
 # Arguments are passed on to ansible-playbook (e.g. --check --diff, -e @my-vars.yml).
 set -Eeuo pipefail
 
@@ -30,6 +33,8 @@ LOG_FILE=${HYPERPOD_PROVISION_LOG:-/var/log/provision/provisioning.log}
 FAILURE_WAIT=${HYPERPOD_FAILURE_WAIT:-60}
 PYTHON=${HYPERPOD_PYTHON:-/usr/bin/python3}
 RUNTIME_DIR=${HYPERPOD_RUNTIME_DIR:-/opt/hyperpod-eks-lifecycle/runtime}
+LOCK_FILE=${HYPERPOD_LOCK_FILE:-/run/lock/hyperpod-eks-lifecycle.lock}
+LOCK_WAIT=${HYPERPOD_LOCK_WAIT:-600}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT=$(basename "${BASH_SOURCE[0]}")
 STEP=setup
@@ -162,6 +167,21 @@ runtime() {
   log info "runtime: $("$PLAYBOOK_CMD" --version | head -n 1 | sed 's/ *$//') ready in $(seconds_since "$started")s"
 }
 
+# lock: one provisioning run at a time on a node. A second run waits up to LOCK_WAIT seconds for
+# the first to finish, then fails; the lock goes with the process, even if it is killed.
+lock() {
+  local holder
+  mkdir -p "$(dirname "$LOCK_FILE")"
+  exec 9>>"$LOCK_FILE"
+  if ! flock --nonblock 9; then
+    holder=$(cat "$LOCK_FILE.pid" 2>/dev/null || echo unknown)
+    log info "another provisioning run (pid $holder) holds $LOCK_FILE; waiting up to ${LOCK_WAIT}s"
+    flock --wait "$LOCK_WAIT" 9 \
+      || fail 5 "another provisioning run (pid $holder) still holds $LOCK_FILE after ${LOCK_WAIT}s; not running two at once"
+  fi
+  echo "$$" >"$LOCK_FILE.pid"
+}
+
 main() {
   local playbook rc started
 
@@ -171,6 +191,9 @@ main() {
   trap 'on_unexpected_error $? $LINENO' ERR
 
   log start "$SCRIPT on $(hostname) (pid $$, from $HERE)"
+
+  STEP=lock
+  lock
 
   STEP=verify-bundle
   verify_bundle

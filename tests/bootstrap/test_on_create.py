@@ -59,6 +59,7 @@ def run(bundle, *args, rc=0, wait=0, tmp=None, **env):
         "STANDIN_RC": str(rc),
         "HYPERPOD_PROVISION_LOG": str(log),
         "HYPERPOD_FAILURE_WAIT": str(wait),
+        "HYPERPOD_LOCK_FILE": str(tmp / "lock" / "on_create.lock"),
     }
     environ.update(env)
     started = time.monotonic()
@@ -217,3 +218,52 @@ def test_an_unexpected_failure_inside_a_step_is_reported(bundle, tmp_path):
     assert len(errors) == 1 and "step 'runtime' failed" in errors[0], proc.log
     assert tags(proc.log)[-1] == "stop"
     assert not (tmp_path / "runtime").exists()
+
+
+def start_run(bundle, tmp, **env):
+    """Start on_create.sh in the background (stand-in ansible-playbook in tmp/bin)."""
+    environ = {
+        "PATH": "%s:%s" % (tmp / "bin", os.environ["PATH"]),
+        "HOME": str(tmp),
+        "STANDIN_DIR": str(tmp),
+        "HYPERPOD_PROVISION_LOG": str(bundle.parent / "log" / "provisioning.log"),
+        "HYPERPOD_FAILURE_WAIT": "0",
+        "HYPERPOD_LOCK_FILE": str(bundle.parent / "lock" / "on_create.lock"),
+    }
+    environ.update(env)
+    return subprocess.Popen(["bash", "on_create.sh"], cwd=bundle, env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def slow_standin(tmp, seconds):
+    """A stand-in that prints a line, sleeps, prints another: a run that holds the lock a while."""
+    standin = tmp / "bin" / "ansible-playbook"
+    standin.write_text("#!/usr/bin/env bash\necho \"play of $RUN begins\"\nsleep %s\necho \"play of $RUN ends\"\n" % seconds)
+    standin.chmod(0o755)
+
+
+def test_a_second_run_waits_for_the_first_and_they_never_interleave(bundle):
+    slow_standin(bundle.parent, 2)
+    first = start_run(bundle, bundle.parent, RUN="A")
+    time.sleep(0.5)
+    second = start_run(bundle, bundle.parent, RUN="B", HYPERPOD_LOCK_WAIT="30")
+    assert first.wait(timeout=30) == 0
+    assert second.wait(timeout=30) == 0
+    log = (bundle.parent / "log" / "provisioning.log").read_text().splitlines()
+    order = [line.split("] ", 1)[1] for line in log if "play of" in line or "[stop]" in line]
+    assert order == ["play of A begins", "play of A ends", "on_create.sh succeeded",
+                     "play of B begins", "play of B ends", "on_create.sh succeeded"], order
+    assert any("holds" in line and "waiting up to 30s" in line for line in log)
+
+
+def test_a_second_run_that_cannot_wait_fails_clearly(bundle):
+    slow_standin(bundle.parent, 3)
+    first = start_run(bundle, bundle.parent, RUN="A")
+    time.sleep(0.5)
+    second = start_run(bundle, bundle.parent, RUN="B", HYPERPOD_LOCK_WAIT="1")
+    assert second.wait(timeout=30) == 5
+    assert first.wait(timeout=30) == 0
+    log = (bundle.parent / "log" / "provisioning.log").read_text().splitlines()
+    errors = [line for line in log if "[error]" in line]
+    assert len(errors) == 1 and "step 'lock' failed" in errors[0] and "still holds" in errors[0]
+    assert not any("play of B" in line for line in log)
