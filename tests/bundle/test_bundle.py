@@ -104,13 +104,29 @@ def test_bare_offline_node_provisions_itself_and_reruns_unchanged(bundle, volume
     runtime = host.check_output("ls /opt/hyperpod-eks-lifecycle/runtime").split()
     assert len(runtime) == 1 and runtime[0].startswith("py%s-" % PYTHON[variant].replace(".", ""))
 
-    second = on_create(node)
-    assert second.returncode == 0, second.stdout[-3000:]
-    log = second.log[len(first.log):]
-    assert any("runtime: reusing /opt/hyperpod-eks-lifecycle/runtime/" + runtime[0] in line for line in log)
-    assert re.search(r" changed=0 failed=0 ", recap(log)[-1]), recap(log)
-    # The log is one file, appended: both runs are in it, in order.
-    assert [LINE.match(line).group(1) for line in second.log].count("start") == 2
+    # The first run restarted containerd on AL2023 (in a handler); AL2 leaves that to bootstrap.sh.
+    restarts = [line for line in first.log if "[ansible] handler: " in line and "Restart containerd" in line]
+    assert len(restarts) == (2 if variant.startswith("al2023") else 0), restarts
+
+    # Runs two and three: nothing changes, nothing is wiped or copied again, containerd is not restarted.
+    pid = host.check_output("systemctl show --property=MainPID --value containerd")
+    data_root_inode = host.check_output("stat -c %%i %s", DATA_ROOT)
+    content = host.check_output("find %s | sort | md5sum", DATA_ROOT)
+    seen = len(first.log)
+    for run in (2, 3):
+        again = on_create(node)
+        assert again.returncode == 0, again.stdout[-3000:]
+        log = again.log[seen:]
+        seen = len(again.log)
+        assert any("runtime: reusing /opt/hyperpod-eks-lifecycle/runtime/" + runtime[0] in line for line in log)
+        assert re.search(r" changed=0 failed=0 ", recap(log)[-1]), recap(log)
+        assert not any("[ansible] handler: " in line for line in log)
+        assert host.check_output("systemctl show --property=MainPID --value containerd") == pid
+        assert host.check_output("stat -c %%i %s", DATA_ROOT) == data_root_inode
+        assert host.check_output("find %s | sort | md5sum", DATA_ROOT) == content
+        assert host.check_output("ls -A /opt/sagemaker/containerd") == "data-root"
+    # The log is one file, appended: all three runs are in it, in order.
+    assert [LINE.match(line).group(1) for line in again.log].count("start") == 3
 
 
 def test_altered_bundle_is_refused_and_the_node_left_as_it_was(bundle, volume, nodes, tmp_path):
@@ -215,3 +231,67 @@ def test_volume_kept_from_an_al2_node_is_set_aside_on_al2023(bundle, volume, nod
     assert again.returncode == 0
     assert len([p for p in (volume / "containerd").iterdir() if p.name.startswith("data-root.")]) == 1
     assert re.search(r" changed=0 failed=0 ", recap(again.log)[-1])
+
+
+OS_RELEASES = {
+    "ubuntu": 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\nID_LIKE=debian\n',
+    "rocky": 'NAME="Rocky Linux"\nVERSION_ID="9.3"\nID="rocky"\nID_LIKE="rhel centos fedora"\n',
+    "future-amazon": 'NAME="Amazon Linux"\nVERSION="2025"\nID="amzn"\nVERSION_ID="2025"\n',
+    "empty": "",
+    "garbled": "\x00\x01 not = an\n os-release ===\n\"\n",
+}
+
+
+def test_bad_os_release_is_skipped_or_failed_by_policy_and_changes_nothing(bundle, volume, nodes, tmp_path):
+    node = start(nodes, "al2023-gpu", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    untouched = "cat /etc/containerd/config.toml; systemctl show -p ExecStart -p MainPID containerd; ls -A /opt/sagemaker"
+    before = node.run(untouched).stdout
+    node.copy_in(bundle, FOLDER)
+    strict = tmp_path / "strict"
+    shutil.copytree(bundle, strict)
+    settings = strict / "playbooks/vars/on_create.yml"
+    settings.write_text(settings.read_text().replace("hyperpod_unsupported_os_policy: skip", "hyperpod_unsupported_os_policy: fail"))
+    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=strict, check=True)
+    node.copy_in(strict, "/root/strict")
+    node.run("rm /etc/os-release && cp /usr/lib/os-release /root/os-release.amzn")
+
+    for name, text in OS_RELEASES.items():
+        (tmp_path / name).write_text(text)
+        node.copy_in(tmp_path / name, "/etc/os-release")
+        seen = len(node.run("cat %s 2>/dev/null || true" % LOG).stdout.splitlines())
+        skipped = on_create(node)
+        log = skipped.log[seen:]
+        assert skipped.returncode == 0, (name, log)
+        assert any("this node is not Amazon Linux 2 or 2023" in line and "nothing is configured" in line for line in log), name
+        failed = node.run("bash on_create.sh", check=False, env={"HYPERPOD_FAILURE_WAIT": "0"}, workdir="/root/strict")
+        assert failed.returncode == 2, (name, failed.stdout[-2000:])
+        assert "hyperpod_unsupported_os_policy=fail" in failed.stdout
+        assert node.run(untouched).stdout == before, name
+
+    # No os-release at all: a clear failure naming the files, whatever the policy.
+    node.run("rm -f /etc/os-release /usr/lib/os-release")
+    missing = on_create(node)
+    assert missing.returncode == 2
+    assert "cannot read an os-release file: tried /etc/os-release" in missing.stdout
+    assert node.run(untouched).stdout == before
+    assert not host.file("/etc/containerd/hyperpod").exists
+
+
+def test_a_copy_interrupted_by_a_killed_run_is_never_made_live(bundle, volume, nodes):
+    # What a run killed during the copy leaves: containerd stopped, a half-filled data-root.partial.
+    node = start(nodes, "al2023", volume)
+    node.run("systemctl stop containerd")
+    node.run("mkdir -p /opt/sagemaker/containerd/data-root.partial/io.containerd.content.v1.content"
+             " && echo half > /opt/sagemaker/containerd/data-root.partial/io.containerd.content.v1.content/junk")
+    node.copy_in(bundle, FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert any(re.search(r"\[ansible\] changed: .*Remove an unfinished copy left by an interrupted run", line)
+               for line in proc.log)
+    host = testinfra.get_host("docker://" + node.name)
+    assert host.check_output("ls -A /opt/sagemaker/containerd") == "data-root"
+    assert not host.file(DATA_ROOT + "/io.containerd.content.v1.content/junk").exists
+    assert host.service("containerd").is_running
+    assert daemon_content_root(host) == DATA_ROOT + "/io.containerd.content.v1.content"
+    assert SANDBOX in k8s_images(host)
