@@ -132,7 +132,10 @@ class CallbackModule(CallbackBase):
         if res.get("_ansible_no_log") or result._task.no_log:
             return ""
         if status in ("failed", "unreachable"):
-            msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+            msg = res.get("msg") or res.get("reason") or ""
+            stderr = res.get("stderr") or ""
+            if stderr and stderr not in msg:
+                msg = "%s: %s" % (msg, stderr) if msg else stderr
             return _one_line(msg)
         if result._task.action in ("debug", "ansible.builtin.debug", "ansible.legacy.debug") and "msg" in res:
             return _one_line(res["msg"])
