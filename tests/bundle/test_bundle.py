@@ -101,6 +101,11 @@ def test_bare_offline_node_provisions_itself_and_reruns_unchanged(bundle, volume
     else:
         assert '"platform": "al2"' in marker
         assert dump(host, EKS_CONFIG)["root"] == DATA_ROOT
+    # Nothing the run wrote is world-writable.
+    writable = host.check_output(
+        "find /etc/containerd /etc/eks /etc/systemd/system /opt/hyperpod-eks-lifecycle /opt/sagemaker/containerd"
+        " /var/log/provision -xdev -perm -0002 ! -type l 2>/dev/null || true")
+    assert writable == ""
     runtime = host.check_output("ls /opt/hyperpod-eks-lifecycle/runtime").split()
     assert len(runtime) == 1 and runtime[0].startswith("py%s-" % PYTHON[variant].replace(".", ""))
 
@@ -295,3 +300,119 @@ def test_a_copy_interrupted_by_a_killed_run_is_never_made_live(bundle, volume, n
     assert host.service("containerd").is_running
     assert daemon_content_root(host) == DATA_ROOT + "/io.containerd.content.v1.content"
     assert SANDBOX in k8s_images(host)
+
+
+def settings_bundle(bundle, tmp_path, **replacements):
+    """A copy of the bundle with settings changed in the folder and its checksums renewed."""
+    folder = tmp_path / "lifecycle"
+    shutil.copytree(bundle, folder)
+    settings = folder / "playbooks/vars/on_create.yml"
+    text = settings.read_text()
+    for key, value in replacements.items():
+        text, count = re.subn(r"(?m)^%s: .*$" % key, "%s: %s" % (key, value), text)
+        assert count == 1, key
+    settings.write_text(text)
+    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
+    return folder
+
+
+def assert_back_on_the_old_root(node, host, images_before):
+    assert host.service("containerd").is_running
+    assert host.check_output("systemctl show --property=ExecStart --value containerd").split(" ; ")[1] == \
+        "argv[]=/usr/bin/containerd"
+    assert not host.file("/etc/systemd/system/containerd.service.d/50-hyperpod-eks-lifecycle.conf").exists
+    assert not host.file("/etc/containerd/hyperpod/config.toml").exists
+    assert daemon_content_root(host) == "/var/lib/containerd/io.containerd.content.v1.content"
+    assert k8s_images(host) == images_before
+
+
+def test_containerd_that_cannot_use_the_new_root_is_rolled_back(bundle, volume, nodes, tmp_path):
+    # A data root on the volume that this OS generation wrote, but whose metadata database is
+    # corrupt: the config is valid (config dump passes), containerd on it is not usable.
+    bolt = volume / "containerd" / "data-root" / "io.containerd.metadata.v1.bolt"
+    bolt.mkdir(parents=True)
+    (bolt / "meta.db").write_bytes(os.urandom(65536))
+    (volume / "containerd" / "data-root" / ".hyperpod-eks-lifecycle.json").write_text('{"platform": "al2023"}\n')
+    node = start(nodes, "al2023-gpu", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    images_before = k8s_images(host)
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_common_ready_timeout=6), FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    failure = [line for line in proc.log if "[ansible] failed: " in line and "Fail with the cause" in line]
+    assert len(failure) == 1, proc.log[-30:]
+    assert "containerd did not run as intended" in failure[0]
+    assert "The previous containerd configuration was restored" in failure[0]
+    assert "invalid database" in failure[0] or "metadata" in failure[0], failure[0]
+    errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
+    assert len(errors) == 1 and "step 'ansible-playbook' failed" in errors[0]
+    assert_back_on_the_old_root(node, host, images_before)
+    assert (bolt / "meta.db").exists()  # nothing on the volume is deleted either
+
+
+def test_a_volume_containerd_cannot_write_to_is_rolled_back(bundle, nodes, tmp_path):
+    volume = tmp_path / "readonly"
+    volume.mkdir()
+    node = Node("al2023", None, prefix="hp-bundle")
+    node.remove()  # only to get a free name pattern; the real node mounts the volume read-only
+    from lookalike import docker  # noqa: E402 pylint: disable=import-outside-toplevel
+    name = node.name + "-ro"
+    docker("run", "-d", "--name", name, "--network", "none", "--cap-add", "SYS_ADMIN", "--cgroupns=host",
+           "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+           "-v", "%s:/opt/sagemaker:ro" % volume, "localhost/hyperpod-lookalike:al2023")
+    node.name = name
+    nodes.append(node)
+    node.wait_booted()
+    host = testinfra.get_host("docker://" + node.name)
+    images_before = k8s_images(host)
+    node.copy_in(bundle, FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    failure = [line for line in proc.log if "[ansible] failed: " in line and "Fail with the cause" in line]
+    assert len(failure) == 1, proc.log[-30:]
+    assert "Read-only file system" in failure[0]
+    assert_back_on_the_old_root(node, host, images_before)
+
+
+@pytest.mark.parametrize("variant", ["al2", "al2023"])
+def test_kubelet_state_moves_to_the_volume_when_asked_and_only_once(bundle, volume, nodes, tmp_path, variant):
+    node = start(nodes, variant, volume)
+    host = testinfra.get_host("docker://" + node.name)
+    node.run("mkdir -p /var/lib/kubelet/pki /var/lib/kubelet/.hidden-dir && echo cert > /var/lib/kubelet/pki/kubelet.crt"
+             " && echo secret > /var/lib/kubelet/.hidden && echo x > /var/lib/kubelet/.hidden-dir/y")
+    listing = "cd /var/lib/kubelet && find . | sort && cat pki/kubelet.crt .hidden .hidden-dir/y"
+    before = node.run(listing).stdout
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true"), FOLDER)
+    first = on_create(node)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert host.check_output("findmnt --noheadings --output SOURCE --mountpoint /var/lib/kubelet").endswith("/kubelet]")
+    assert node.run(listing).stdout == before  # hidden files kept
+    assert (volume / "kubelet" / ".hidden").read_text() == "secret\n"
+    assert host.service("var-lib-kubelet.mount").is_enabled
+    second = on_create(node)
+    assert second.returncode == 0
+    assert re.search(r" changed=0 failed=0 ", recap(second.log[len(first.log):])[-1])
+    assert node.run(listing).stdout == before
+
+
+def test_check_diff_on_a_live_node_shows_the_change_and_changes_nothing(bundle, volume, nodes, tmp_path):
+    node = start(nodes, "al2023-gpu", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    node.copy_in(bundle, FOLDER)
+    assert on_create(node).returncode == 0
+    state = ("md5sum /etc/containerd/hyperpod/config.toml /etc/containerd/hyperpod/conf.d/* "
+             "/etc/systemd/system/containerd.service.d/*; systemctl show --property=MainPID containerd; ls -A /opt/sagemaker/containerd")
+    before = node.run(state).stdout
+    node.run("rm -rf %s" % FOLDER)
+    node.copy_in(settings_bundle(bundle, tmp_path, nvidia_runtime_set_as_default="false"), FOLDER)
+    proc = node.run("bash on_create.sh --check --diff", check=False, env={"HYPERPOD_FAILURE_WAIT": "0"}, workdir=FOLDER)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert re.search(r"\[ansible-playbook\] -default_runtime_name = .nvidia.", proc.stdout), proc.stdout[-3000:]
+    assert "changed: [localhost]" in proc.stdout
+    assert node.run(state).stdout == before
+    assert cri_default(host) == "nvidia"
+
+
+def cri_default(host):
+    cfg = dump(host, LAYER_CONFIG)
+    return cfg["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]["default_runtime_name"]
