@@ -12,7 +12,7 @@ COLL := $(COLLECTIONS)/ansible_collections/hyperpod/eks_lifecycle
 ACT := source $(VENV)/bin/activate &&
 ANSIBLE_TEST_PIP_VERSION ?= 23_1_2
 
-.PHONY: help deps venv collection sanity units
+.PHONY: help deps venv collection containerd-binaries sanity units
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -37,7 +37,10 @@ collection: ## Copy the working tree to $(COLL) (for ansible-test and molecule)
 sanity: venv collection ## ansible-test sanity
 	$(ACT) cd $(COLL) && ansible-test sanity --python 3.11 --color no
 
-units: venv collection ## ansible-test units
+containerd-binaries: deps ## Unpack containerd 1.7 and 2.x from Debian's packages for the unit tests
+	bash tests/tools/fetch-containerd.sh
+
+units: venv collection containerd-binaries ## ansible-test units
 	$(ACT) cd $(COLL) && ansible-test units --python 3.11 --color no
 
 SCENARIOS ?= al2 al2023

@@ -92,30 +92,15 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
 fi
 
 # --- 2. containerd binaries, unpacked from Debian's packages (nothing installed on the host) ----
-APT=$WORK/apt
-mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/debs"
-printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
-  "$MIRROR" trixie "$MIRROR" sid >"$APT/sources.list"
-APT_OPTS=(-o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
-          -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o APT::Sandbox::User=root)
-if ! ls "$APT"/debs/containerd_1.7*.deb "$APT"/debs/containerd_2.*.deb >/dev/null 2>&1; then
-  log "downloading containerd 1.7 (trixie) and 2.x (sid)"
-  apt-get "${APT_OPTS[@]}" -qq update
-  (cd "$APT/debs" && apt-get "${APT_OPTS[@]}" -qq download containerd/trixie containerd/sid)
-fi
-unpack_containerd() {  # unpack_containerd DEB DEST
-  local tmp
-  tmp=$(mktemp -d)
-  dpkg-deb -x "$1" "$tmp"
+bash "$HERE/../tools/fetch-containerd.sh"
+CONTAINERD_TREES=${CONTAINERD_TREES:-/var/tmp/hyperpod-eks-lifecycle/containerd}
+copy_containerd() {  # copy_containerd TREE DEST: the binaries and the package's unit file
   mkdir -p "$2/usr/bin" "$2/usr/lib/systemd/system"
-  cp -a "$tmp"/usr/bin/. "$2/usr/bin/"
-  cp "$tmp"/usr/lib/systemd/system/containerd.service "$2/usr/lib/systemd/system/"
-  rm -rf "$tmp"
+  cp -a "$1"/usr/bin/. "$2/usr/bin/"
+  cp "$1"/usr/lib/systemd/system/containerd.service "$2/usr/lib/systemd/system/"
 }
-debs_17=("$APT"/debs/containerd_1.7*.deb)
-debs_2=("$APT"/debs/containerd_2.*.deb)
-unpack_containerd "${debs_17[-1]}" "$CTX/containerd-1.7"
-unpack_containerd "${debs_2[-1]}" "$CTX/containerd-2"
+copy_containerd "$CONTAINERD_TREES/1.7" "$CTX/containerd-1.7"
+copy_containerd "$CONTAINERD_TREES/2" "$CTX/containerd-2"
 
 # --- 3. the OS's own Python, copied from pyenv and trimmed ------------------------------------
 copy_python() {  # copy_python VERSION DEST

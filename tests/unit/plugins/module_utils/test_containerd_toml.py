@@ -38,7 +38,7 @@ NOT_TOML = {
 }
 ALL_FIXTURES = sorted(os.path.basename(path) for path in glob.glob(os.path.join(FIXTURES, '*.toml')))
 TOML_FIXTURES = [name for name in ALL_FIXTURES if name not in NOT_TOML]
-CONTAINERD_17 = '/var/tmp/hp/ctd/1.7/usr/bin/containerd'
+CONTAINERD_17 = '/var/tmp/hyperpod-eks-lifecycle/containerd/1.7/usr/bin/containerd'
 
 CRI = 'io.containerd.grpc.v1.cri'
 CRI_IMAGES = 'io.containerd.cri.v1.images'
@@ -194,9 +194,9 @@ def test_ami_al2_values():
     }
 
 
-@pytest.mark.skipif(not os.access(CONTAINERD_17, os.X_OK), reason='containerd 1.7 test binary not unpacked at %s' % CONTAINERD_17)
 def test_containerd_reads_written_file(tmp_path):
     """containerd itself takes the writer's output and sees the same configuration."""
+    assert os.access(CONTAINERD_17, os.X_OK), '%s is missing: run `make units`, which unpacks it' % CONTAINERD_17
     source = os.path.join(FIXTURES, 'al2-eks-containerd-config.toml')
     written = tmp_path / 'config.toml'
     written.write_text(dumps(loads(read('al2-eks-containerd-config.toml'))))

@@ -19,13 +19,14 @@ from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import container
 
 FIXTURES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils', 'fixtures', 'containerd')
-CONTAINERD_17 = '/var/tmp/hp/ctd/1.7/usr/bin/containerd'
-CONTAINERD_21 = '/var/tmp/hp/ctd/2.1/usr/bin/containerd'
+CONTAINERD_17 = '/var/tmp/hyperpod-eks-lifecycle/containerd/1.7/usr/bin/containerd'
+CONTAINERD_21 = '/var/tmp/hyperpod-eks-lifecycle/containerd/2/usr/bin/containerd'
 
-needs_17 = pytest.mark.skipif(not os.access(CONTAINERD_17, os.X_OK),
-                              reason='containerd 1.7 test binary not unpacked at %s' % CONTAINERD_17)
-needs_21 = pytest.mark.skipif(not os.access(CONTAINERD_21, os.X_OK),
-                              reason='containerd 2.1 test binary not unpacked at %s' % CONTAINERD_21)
+# The real containerd binaries are part of the test setup (`make units` unpacks them with
+# tests/tools/fetch-containerd.sh): without them these tests must fail, not skip.
+for required in (CONTAINERD_17, CONTAINERD_21):
+    if not os.access(required, os.X_OK):
+        raise RuntimeError('%s is missing: run `make units`, which unpacks it (tests/tools/fetch-containerd.sh)' % required)
 
 
 def fixture(name):
@@ -113,7 +114,6 @@ def test_helpers():
 
 # -- real containerd binaries ----------------------------------------------------------------
 
-@needs_17
 @pytest.mark.parametrize('check_mode', [False, True])
 def test_17_nodeadm_v2(run_module, check_mode):
     failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2023-nodeadm-v2-rendered.toml'),
@@ -137,7 +137,6 @@ def test_17_nodeadm_v2(run_module, check_mode):
     assert cri['max_container_log_line_size'] == 16384
 
 
-@needs_17
 def test_17_al2(run_module):
     failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2-eks-containerd-config.toml')})
     assert not failed, result
@@ -146,7 +145,6 @@ def test_17_al2(run_module):
     assert cri['enable_cdi'] is True
 
 
-@needs_21
 def test_21_nodeadm_v3(run_module):
     failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v3-rendered-nvidia.toml')})
     assert not failed, result
@@ -166,7 +164,6 @@ def test_21_nodeadm_v3(run_module):
     assert plugins['io.containerd.cri.v1.images']['pinned_images']['sandbox'] == 'localhost/kubernetes/pause'
 
 
-@needs_21
 def test_21_migrates_v2_file(run_module):
     """containerd 2.x loads a version 2 file and reports it in schema 3."""
     failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v2-rendered.toml')})
@@ -177,7 +174,6 @@ def test_21_migrates_v2_file(run_module):
     assert result['config']['plugins']['io.containerd.cri.v1.images']['pinned_images']['sandbox'] == 'localhost/kubernetes/pause'
 
 
-@needs_17
 def test_17_rejects_v3_file(run_module):
     failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2023-nodeadm-v3-rendered-runc.toml')})
     assert failed
@@ -186,8 +182,8 @@ def test_17_rejects_v3_file(run_module):
 
 
 @pytest.mark.parametrize('binary', [
-    pytest.param(CONTAINERD_17, marks=needs_17),
-    pytest.param(CONTAINERD_21, marks=needs_21),
+    CONTAINERD_17,
+    CONTAINERD_21,
 ])
 def test_syntax_error(run_module, binary):
     failed, result = run_module({'binary': binary, 'config': fixture('syntax-error.toml')})
@@ -199,8 +195,8 @@ def test_syntax_error(run_module, binary):
 
 
 @pytest.mark.parametrize('binary', [
-    pytest.param(CONTAINERD_17, marks=needs_17),
-    pytest.param(CONTAINERD_21, marks=needs_21),
+    CONTAINERD_17,
+    CONTAINERD_21,
 ])
 def test_missing_config(run_module, binary, tmp_path):
     missing = str(tmp_path / 'nope.toml')

@@ -21,13 +21,14 @@ from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import container
 
 FIXTURES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils', 'fixtures', 'containerd')
-CONTAINERD_17 = '/var/tmp/hp/ctd/1.7/usr/bin/containerd'
-CONTAINERD_21 = '/var/tmp/hp/ctd/2.1/usr/bin/containerd'
+CONTAINERD_17 = '/var/tmp/hyperpod-eks-lifecycle/containerd/1.7/usr/bin/containerd'
+CONTAINERD_21 = '/var/tmp/hyperpod-eks-lifecycle/containerd/2/usr/bin/containerd'
 
-needs_17 = pytest.mark.skipif(not os.access(CONTAINERD_17, os.X_OK),
-                              reason='containerd 1.7 test binary not unpacked at %s' % CONTAINERD_17)
-needs_21 = pytest.mark.skipif(not os.access(CONTAINERD_21, os.X_OK),
-                              reason='containerd 2.1 test binary not unpacked at %s' % CONTAINERD_21)
+# The real containerd binaries are part of the test setup (`make units` unpacks them with
+# tests/tools/fetch-containerd.sh): without them these tests must fail, not skip.
+for required in (CONTAINERD_17, CONTAINERD_21):
+    if not os.access(required, os.X_OK):
+        raise RuntimeError('%s is missing: run `make units`, which unpacks it (tests/tools/fetch-containerd.sh)' % required)
 
 CRI = ['plugins', 'io.containerd.grpc.v1.cri']
 NVIDIA = CRI + ['containerd', 'runtimes', 'nvidia']
@@ -585,7 +586,6 @@ def test_safety_net_catches_type(monkeypatch):
 
 # -- validation with a real containerd -------------------------------------------------------
 
-@needs_17
 def test_validated_result(run_module, config):
     path = config('al2-eks-containerd-config.toml')
     failed, result = run_module({'path': path, 'validate_binary': CONTAINERD_17, 'settings': NVIDIA_SETTINGS + [
@@ -604,7 +604,6 @@ def test_validated_result(run_module, config):
         'BinaryName': '/usr/bin/nvidia-container-runtime', 'SystemdCgroup': True}
 
 
-@needs_21
 def test_validated_result_v3(run_module, config):
     path = config('al2023-nodeadm-v3-rendered-runc.toml')
     failed, result = run_module({'path': path, 'validate_binary': CONTAINERD_21, 'settings': [
@@ -613,7 +612,6 @@ def test_validated_result_v3(run_module, config):
     assert result['changed'] is True
 
 
-@needs_17
 def test_validated_in_check_mode(run_module, config):
     path = config('al2-eks-containerd-config.toml')
     before = read(path)
@@ -625,7 +623,6 @@ def test_validated_in_check_mode(run_module, config):
     assert leftovers(path) == []
 
 
-@needs_17
 @pytest.mark.parametrize('check_mode', [False, True])
 def test_validation_failure_leaves_file(run_module, config, check_mode):
     path = config('al2-eks-containerd-config.toml')
@@ -640,7 +637,6 @@ def test_validation_failure_leaves_file(run_module, config, check_mode):
     assert leftovers(path) == []
 
 
-@needs_21
 def test_validation_failure_21(run_module, config):
     path = config('al2023-nodeadm-v3-rendered-runc.toml')
     before = read(path)
@@ -651,7 +647,6 @@ def test_validation_failure_21(run_module, config):
     assert read(path) == before
 
 
-@needs_17
 def test_validation_resolves_relative_imports(run_module, config):
     """The candidate is validated next to the target, so relative imports resolve."""
     path = config('al2-eks-containerd-config.toml')
