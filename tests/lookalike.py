@@ -14,13 +14,13 @@ def docker(*args, check=True, timeout=300, **kwargs):
 class Node:
     """A look-alike node: systemd as PID 1, no network, the data volume mounted unless volume=None."""
 
-    def __init__(self, variant, volume, prefix="hp-test"):
+    def __init__(self, variant, volume, prefix="hp-test", read_only=False):
         self.name = "%s-%s-%s" % (prefix, variant.replace(".", ""), uuid.uuid4().hex[:6])
         args = ["run", "-d", "--name", self.name, "--hostname", self.name, "--network", "none",
                 "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                 "--tmpfs", "/run", "--tmpfs", "/run/lock"]
         if volume is not None:
-            args += ["-v", "%s:/opt/sagemaker" % volume]
+            args += ["-v", "%s:/opt/sagemaker%s" % (volume, ":ro" if read_only else "")]
         docker(*args, "%s:%s" % (IMAGES, variant))
         self.wait_booted()
 

@@ -65,6 +65,20 @@ def nodes():
         node.remove()
 
 
+def settings_bundle(bundle, tmp_path, **replacements):
+    """A copy of the bundle with settings changed in the folder and its checksums renewed."""
+    folder = tmp_path / "lifecycle"
+    shutil.copytree(bundle, folder)
+    settings = folder / "playbooks/vars/on_create.yml"
+    text = settings.read_text()
+    for key, value in replacements.items():
+        text, count = re.subn(r"(?m)^%s: .*$" % key, "%s: %s" % (key, value), text)
+        assert count == 1, key
+    settings.write_text(text)
+    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
+    return folder
+
+
 def start(nodes, variant, volume):
     node = Node(variant, volume, prefix="hp-bundle")
     nodes.append(node)
@@ -169,16 +183,9 @@ def test_incomplete_bundle_is_refused(bundle, volume, nodes, tmp_path):
 
 
 def test_provisioning_failure_reaches_hyperpod_as_failure(bundle, nodes, tmp_path):
-    # Settings edited in the folder (checksums regenerated as its README.txt says): no volume -> fail.
-    folder = tmp_path / "lifecycle"
-    shutil.copytree(bundle, folder)
-    settings = folder / "playbooks/vars/on_create.yml"
-    text = settings.read_text()
-    text = text.replace("containerd_data_root_missing_volume_policy: skip", "containerd_data_root_missing_volume_policy: fail")
-    text = text.replace("containerd_data_root_wait_timeout: 60", "containerd_data_root_wait_timeout: 2")
-    settings.write_text(text)
-    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
-
+    # Settings edited in the folder (checksums renewed as its README.txt says): no volume -> fail.
+    folder = settings_bundle(bundle, tmp_path, containerd_data_root_missing_volume_policy="fail",
+                             containerd_data_root_wait_timeout=2)
     node = start(nodes, "al2023-gpu", None)
     node.copy_in(folder, FOLDER)
     proc = on_create(node, env={"HYPERPOD_FAILURE_WAIT": "3"})
@@ -192,11 +199,7 @@ def test_provisioning_failure_reaches_hyperpod_as_failure(bundle, nodes, tmp_pat
 
 
 def test_missing_volume_is_skipped_by_default_with_a_log_line(bundle, nodes, tmp_path):
-    folder = tmp_path / "lifecycle"
-    shutil.copytree(bundle, folder)
-    settings = folder / "playbooks/vars/on_create.yml"
-    settings.write_text(settings.read_text().replace("containerd_data_root_wait_timeout: 60", "containerd_data_root_wait_timeout: 2"))
-    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
+    folder = settings_bundle(bundle, tmp_path, containerd_data_root_wait_timeout=2)
     node = start(nodes, "al2023", None)
     node.copy_in(folder, FOLDER)
     proc = on_create(node)
@@ -253,11 +256,7 @@ def test_bad_os_release_is_skipped_or_failed_by_policy_and_changes_nothing(bundl
     untouched = "cat /etc/containerd/config.toml; systemctl show -p ExecStart -p MainPID containerd; ls -A /opt/sagemaker"
     before = node.run(untouched).stdout
     node.copy_in(bundle, FOLDER)
-    strict = tmp_path / "strict"
-    shutil.copytree(bundle, strict)
-    settings = strict / "playbooks/vars/on_create.yml"
-    settings.write_text(settings.read_text().replace("hyperpod_unsupported_os_policy: skip", "hyperpod_unsupported_os_policy: fail"))
-    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=strict, check=True)
+    strict = settings_bundle(bundle, tmp_path, hyperpod_unsupported_os_policy="fail")
     node.copy_in(strict, "/root/strict")
     node.run("rm /etc/os-release && cp /usr/lib/os-release /root/os-release.amzn")
 
@@ -302,20 +301,6 @@ def test_a_copy_interrupted_by_a_killed_run_is_never_made_live(bundle, volume, n
     assert SANDBOX in k8s_images(host)
 
 
-def settings_bundle(bundle, tmp_path, **replacements):
-    """A copy of the bundle with settings changed in the folder and its checksums renewed."""
-    folder = tmp_path / "lifecycle"
-    shutil.copytree(bundle, folder)
-    settings = folder / "playbooks/vars/on_create.yml"
-    text = settings.read_text()
-    for key, value in replacements.items():
-        text, count = re.subn(r"(?m)^%s: .*$" % key, "%s: %s" % (key, value), text)
-        assert count == 1, key
-    settings.write_text(text)
-    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
-    return folder
-
-
 def assert_back_on_the_old_root(node, host, images_before):
     assert host.service("containerd").is_running
     assert host.check_output("systemctl show --property=ExecStart --value containerd").split(" ; ")[1] == \
@@ -353,16 +338,8 @@ def test_containerd_that_cannot_use_the_new_root_is_rolled_back(bundle, volume, 
 def test_a_volume_containerd_cannot_write_to_is_rolled_back(bundle, nodes, tmp_path):
     volume = tmp_path / "readonly"
     volume.mkdir()
-    node = Node("al2023", None, prefix="hp-bundle")
-    node.remove()  # only to get a free name pattern; the real node mounts the volume read-only
-    from lookalike import docker  # noqa: E402 pylint: disable=import-outside-toplevel
-    name = node.name + "-ro"
-    docker("run", "-d", "--name", name, "--network", "none", "--cap-add", "SYS_ADMIN", "--cgroupns=host",
-           "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-           "-v", "%s:/opt/sagemaker:ro" % volume, "localhost/hyperpod-lookalike:al2023")
-    node.name = name
+    node = Node("al2023", volume, prefix="hp-bundle", read_only=True)
     nodes.append(node)
-    node.wait_booted()
     host = testinfra.get_host("docker://" + node.name)
     images_before = k8s_images(host)
     node.copy_in(bundle, FOLDER)
