@@ -73,7 +73,7 @@ lint: deps venv collection ## ansible-lint (production profile), shellcheck, rol
 	$(ACT) python -m pytest -q -p no:cacheprovider tests/meta
 	$(ACT) cd $(COLL) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --strict
 
-bootstrap-tests: venv ## The bootstrap script's own tests (stand-in ansible-playbook)
-	$(ACT) python -m pytest -q -p no:cacheprovider tests/bootstrap
+bootstrap-tests: venv ## The bootstrap's tests (stand-in ansible-playbook, install_wheels.py) and the callback's
+	$(ACT) python -m pytest -q -p no:cacheprovider tests/bootstrap tests/callback
 
 test: lint sanity units bootstrap-tests molecule bundle-tests ## Everything CI runs

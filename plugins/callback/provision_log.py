@@ -131,7 +131,7 @@ class CallbackModule(CallbackBase):
         res = result._result
         if res.get("_ansible_no_log") or result._task.no_log:
             return ""
-        if status in ("failed", "unreachable"):
+        if status.startswith("failed") or status == "unreachable":
             msg = res.get("msg") or res.get("reason") or ""
             stderr = res.get("stderr") or ""
             if stderr and stderr not in msg:
