@@ -5,30 +5,21 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
 import os
 import stat
 import subprocess
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
-
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_toml import loads
 from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import containerd_config_set
+from ansible_collections.hyperpod.eks_lifecycle.tests.unit.plugins.modules.utils import (
+    CONTAINERD_17, CONTAINERD_21, require_containerd, run_main)
 
 
 FIXTURES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils', 'fixtures', 'containerd')
-CONTAINERD_17 = '/var/tmp/hyperpod-eks-lifecycle/containerd/1.7/usr/bin/containerd'
-CONTAINERD_21 = '/var/tmp/hyperpod-eks-lifecycle/containerd/2/usr/bin/containerd'
-
-# The real containerd binaries are part of the test setup (`make units` unpacks them with
-# tests/tools/fetch-containerd.sh): without them these tests must fail, not skip.
-for required in (CONTAINERD_17, CONTAINERD_21):
-    if not os.access(required, os.X_OK):
-        raise RuntimeError('%s is missing: run `make units`, which unpacks it (tests/tools/fetch-containerd.sh)' % required)
+require_containerd()
 
 CRI = ['plugins', 'io.containerd.grpc.v1.cri']
 NVIDIA = CRI + ['containerd', 'runtimes', 'nvidia']
@@ -72,41 +63,12 @@ def config(tmp_path):
     return make
 
 
-class ExitJson(Exception):
-    """Raised in place of AnsibleModule.exit_json."""
-
-
-class FailJson(Exception):
-    """Raised in place of AnsibleModule.fail_json."""
-
-
-def _exit_json(self, **kwargs):  # pylint: disable=unused-argument
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, **kwargs):  # pylint: disable=unused-argument
-    kwargs['failed'] = True
-    raise FailJson(kwargs)
-
-
 @pytest.fixture
 def run_module(monkeypatch):
     """Run the module's main() with the given args; return (failed, result)."""
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
-
     def run(args, check_mode=False, diff=False):
-        args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args})))
-        if hasattr(basic, '_ANSIBLE_PROFILE'):  # ansible-core >= 2.19
-            monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
-        try:
-            containerd_config_set.main()
-        except ExitJson as exc:
-            return False, exc.args[0]
-        except FailJson as exc:
-            return True, exc.args[0]
-        raise AssertionError('the module neither exited nor failed')
+        return run_main(monkeypatch, containerd_config_set,
+                        dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff))
 
     return run
 

@@ -11,10 +11,8 @@ import os
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
-
 from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import os_release_facts
+from ansible_collections.hyperpod.eks_lifecycle.tests.unit.plugins.modules.utils import run_main
 
 
 FIXTURES = os.path.join(
@@ -44,45 +42,10 @@ AL2023_OS_RELEASE = {
 }
 
 
-class AnsibleExitJson(Exception):
-    """Raised in place of AnsibleModule.exit_json."""
-
-
-class AnsibleFailJson(Exception):
-    """Raised in place of AnsibleModule.fail_json."""
-
-
-def fake_exit_json(self, **kwargs):  # pylint: disable=unused-argument
-    raise AnsibleExitJson(kwargs)
-
-
-def fake_fail_json(self, **kwargs):  # pylint: disable=unused-argument
-    kwargs['failed'] = True
-    raise AnsibleFailJson(kwargs)
-
-
-def set_module_args(monkeypatch, args):
-    """Feed module arguments the way AnsibleModule reads them (ansible-core 2.11 to 2.19)."""
-    payload = {'ANSIBLE_MODULE_ARGS': args}
-    monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps(payload)))
-    if hasattr(basic, '_ANSIBLE_PROFILE'):
-        # ansible-core >= 2.19 also wants a serialization profile.
-        monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
-
-
 @pytest.fixture
 def run_module(monkeypatch):
     """Return a function running main() with the given args and returning its result dict."""
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', fake_exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fake_fail_json)
-
-    def run(args=None):
-        set_module_args(monkeypatch, args or {})
-        with pytest.raises((AnsibleExitJson, AnsibleFailJson)) as caught:
-            os_release_facts.main()
-        return caught.value.args[0]
-
-    return run
+    return lambda args=None: run_main(monkeypatch, os_release_facts, args or {})[1]
 
 
 @pytest.fixture
