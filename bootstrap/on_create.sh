@@ -11,11 +11,17 @@
 #     bundle's wheels) into /opt/hyperpod-eks-lifecycle/runtime, or reuses it on a re-run;
 #   - runs `ansible-playbook -c local` on playbooks/on_create.yml, whose tasks the provision_log
 #     callback also writes to the log;
+#   - leaves a machine-readable report of the run beside the log (report.json, written by the
+#     provision_report callback, or by this script when the run failed before the play could),
+#     and, when hyperpod_metrics_textfile_dir is set, the same figures for node-exporter;
 #   - on failure writes an "[error]" line naming the step, syncs, waits so that the log reaches
 #     CloudWatch, and exits non-zero, so that HyperPod sees a failed node as failed.
 #
 # Settings (environment):
 #   HYPERPOD_PROVISION_LOG    the log file            (/var/log/provision/provisioning.log)
+#   HYPERPOD_PROVISION_REPORT the report              (report.json beside the log)
+#   HYPERPOD_METRICS_TEXTFILE_DIR  node-exporter's textfile directory, for metrics (the
+#                             settings' hyperpod_metrics_textfile_dir; empty: no metrics)
 #   HYPERPOD_FAILURE_WAIT     seconds to wait before exiting on failure (60)
 #   HYPERPOD_PLAYBOOK         the playbook            (playbooks/on_create.yml beside this script,
 #                                                      or ../playbooks/on_create.yml in a checkout)
@@ -30,6 +36,7 @@
 set -Eeuo pipefail
 
 LOG_FILE=${HYPERPOD_PROVISION_LOG:-/var/log/provision/provisioning.log}
+REPORT_FILE=${HYPERPOD_PROVISION_REPORT:-$(dirname "$LOG_FILE")/report.json}
 FAILURE_WAIT=${HYPERPOD_FAILURE_WAIT:-60}
 PYTHON=${HYPERPOD_PYTHON:-/usr/bin/python3}
 RUNTIME_DIR=${HYPERPOD_RUNTIME_DIR:-/opt/hyperpod-eks-lifecycle/runtime}
@@ -39,6 +46,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT=$(basename "${BASH_SOURCE[0]}")
 STEP=setup
 PLAYBOOK_CMD=
+PLAYBOOK=
+RUN_STARTED=$(date +%s.%N)
+RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)-$$
+STEPS=          # "name=seconds ..." of the bootstrap steps done, for the report
+STEP_STARTED=
 
 timestamp() {
   date -u +%Y-%m-%dT%H:%M:%S.%3NZ
@@ -81,6 +93,59 @@ stamp() {
   sync_log
 }
 
+# step NAME: the bootstrap step now running; the one before it goes into STEPS with its duration.
+step() {
+  if [ -n "$STEP_STARTED" ]; then
+    STEPS="${STEPS:+$STEPS }$STEP=$(seconds_since "$STEP_STARTED")"
+  fi
+  STEP=$1
+  STEP_STARTED=$(now_ms)
+}
+
+# report_written: whether the play's provision_report callback wrote this run's report.
+report_written() {
+  local path
+  for path in "$REPORT_FILE" "${REPORT_FILE%.json}.check.json"; do
+    [ -f "$path" ] && grep -qF "\"run_id\": \"$RUN_ID\"" "$path" && return 0
+  done
+  return 1
+}
+
+# metrics_dir: the textfile collector directory, from the environment or the settings file
+# (a plain `hyperpod_metrics_textfile_dir: /path` line in the playbook's vars/on_create.yml).
+metrics_dir() {
+  local settings
+  if [ -n "${HYPERPOD_METRICS_TEXTFILE_DIR+set}" ]; then
+    printf '%s\n' "$HYPERPOD_METRICS_TEXTFILE_DIR"
+    return
+  fi
+  settings=$(dirname "${PLAYBOOK:-$(find_playbook)}")/vars/on_create.yml
+  [ -f "$settings" ] || return 0
+  sed -n -E "s/^hyperpod_metrics_textfile_dir:[[:space:]]*['\"]?([^'\"#[:space:]]*).*$/\1/p" "$settings" | tail -n 1
+}
+
+# failure_report RC MESSAGE: a report for a run that failed before (or outside) the play, written
+# with the node's own Python by the collection's provision_report.py (no Ansible needed).
+failure_report() {
+  local writer=
+  local candidate
+  report_written && return 0
+  for candidate in "$HERE/collections/ansible_collections/hyperpod/eks_lifecycle" "$HERE/.."; do
+    if [ -f "$candidate/plugins/module_utils/provision_report.py" ]; then
+      writer=$candidate/plugins/module_utils/provision_report.py
+      break
+    fi
+  done
+  if [ -z "$writer" ] || [ ! -x "$PYTHON" ]; then
+    log info "no report written: ${writer:-provision_report.py} or $PYTHON is missing"
+    return 0
+  fi
+  "$PYTHON" "$writer" --report "$REPORT_FILE" --metrics-dir "$(metrics_dir)" --run-id "$RUN_ID" \
+    --started "$RUN_STARTED" --step "$STEP" --exit-code "$1" --message "$2" --bootstrap-steps "$STEPS" 2>&1 \
+    | stamp info || true
+  log info "report: $REPORT_FILE"
+}
+
 # fail RC MESSAGE...: the failure path: [error] line, sync, wait for the log upload, exit non-zero.
 fail() {
   local rc=$1
@@ -88,6 +153,8 @@ fail() {
   [ "$rc" -ne 0 ] || rc=1
   trap - ERR
   log error "step '$STEP' failed (exit $rc): $*"
+  step "$STEP"
+  failure_report "$rc" "$*"
   log stop "$SCRIPT failed; waiting ${FAILURE_WAIT}s for the log upload"
   sleep "$FAILURE_WAIT"
   exit "$rc"
@@ -183,26 +250,26 @@ lock() {
 }
 
 main() {
-  local playbook rc started
+  local rc started
 
   mkdir -p "$(dirname "$LOG_FILE")"
   touch "$LOG_FILE"
   chmod 0640 "$LOG_FILE"
   trap 'on_unexpected_error $? $LINENO' ERR
 
-  log start "$SCRIPT on $(hostname) (pid $$, from $HERE)"
+  log start "$SCRIPT on $(hostname) (pid $$, from $HERE, run $RUN_ID)"
 
-  STEP=lock
+  step lock
   lock
 
-  STEP=verify-bundle
+  step verify-bundle
   verify_bundle
 
-  STEP=locate-playbook
-  playbook=$(find_playbook)
-  [ -f "$playbook" ] || fail 2 "playbook $playbook not found"
+  step locate-playbook
+  PLAYBOOK=$(find_playbook)
+  [ -f "$PLAYBOOK" ] || fail 2 "playbook $PLAYBOOK not found"
 
-  STEP=runtime
+  step runtime
   if [ -n "${HYPERPOD_ANSIBLE_PLAYBOOK:-}" ] || [ ! -d "$HERE/runtime" ]; then
     PLAYBOOK_CMD=${HYPERPOD_ANSIBLE_PLAYBOOK:-ansible-playbook}
   else
@@ -213,21 +280,26 @@ main() {
     export ANSIBLE_COLLECTIONS_PATH="$HERE/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
   fi
 
-  STEP=ansible-playbook
-  log info "running $PLAYBOOK_CMD -c local $playbook $*"
+  step ansible-playbook
+  log info "running $PLAYBOOK_CMD -c local $PLAYBOOK $*"
   started=$(now_ms)
   rc=0
-  env ANSIBLE_CALLBACKS_ENABLED=hyperpod.eks_lifecycle.provision_log \
+  env ANSIBLE_CALLBACKS_ENABLED=hyperpod.eks_lifecycle.provision_log,hyperpod.eks_lifecycle.provision_report \
       HYPERPOD_PROVISION_LOG="$LOG_FILE" \
+      HYPERPOD_PROVISION_REPORT="$REPORT_FILE" \
+      HYPERPOD_RUN_ID="$RUN_ID" \
+      HYPERPOD_RUN_STARTED="$RUN_STARTED" \
+      HYPERPOD_BOOTSTRAP_STEPS="$STEPS" \
       ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
       ANSIBLE_DISPLAY_OK_HOSTS=false \
       ANSIBLE_NOCOLOR=1 \
       ANSIBLE_RETRY_FILES_ENABLED=false \
       PYTHONUNBUFFERED=1 \
-      stdbuf -oL -eL "$PLAYBOOK_CMD" -c local "$playbook" "$@" 2>&1 | stamp ansible-playbook \
+      stdbuf -oL -eL "$PLAYBOOK_CMD" -c local "$PLAYBOOK" "$@" 2>&1 | stamp ansible-playbook \
     || rc=${PIPESTATUS[0]}
   [ "$rc" -eq 0 ] || fail "$rc" "$PLAYBOOK_CMD exited with $rc after $(seconds_since "$started")s; the failed task is logged above"
   log info "playbook finished in $(seconds_since "$started")s"
+  report_written || log info "the play wrote no report to $REPORT_FILE (provision_report callback disabled?)"
 
   log stop "$SCRIPT succeeded"
 }

@@ -20,11 +20,18 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(REPO / "molecule" / "shared" / "tests"))
 
 from lookalike import Node  # noqa: E402
+from reportcheck import check_report, metrics, value  # noqa: E402
 from nodecheck import (DATA_ROOT, EKS_CONFIG, LAYER_CONFIG, SANDBOX, daemon_content_root, dump,  # noqa: E402
                        k8s_images)
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[([a-z-]+)\] (.*)$")
 LOG = "/var/log/provision/provisioning.log"
+REPORT = "/var/log/provision/report.json"
+TEXTFILE = "/var/lib/node_exporter/textfile_collector"
+PROM = TEXTFILE + "/hyperpod_provision.prom"
+CONTAINERD = {"al2-gpu": "1.7.24", "al2": "1.7.24", "al2023-gpu": "2.1.9", "al2023": "2.1.9"}
+ROLES = ["hyperpod.eks_lifecycle.logging", "hyperpod.eks_lifecycle.containerd_common",
+         "hyperpod.eks_lifecycle.containerd_data_root", "hyperpod.eks_lifecycle.nvidia_runtime"]
 FOLDER = "/root/lifecycle"
 PYTHON = {"al2-gpu": "3.7", "al2023-gpu": "3.9"}
 
@@ -36,6 +43,11 @@ def on_create(node, env=None):
     proc = node.run("bash on_create.sh", check=False, env=environment, workdir=FOLDER)
     proc.log = node.run("cat %s" % LOG).stdout.splitlines()
     return proc
+
+
+def report(node):
+    """The node's report.json, its schema checked."""
+    return check_report(node.run("cat " + REPORT).stdout)
 
 
 def recap(log):
@@ -95,7 +107,7 @@ def test_bare_offline_node_provisions_itself_and_reruns_unchanged(bundle, volume
     assert host.check_output("python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'") == PYTHON[variant]
 
     node.copy_in(bundle, FOLDER)
-    first = on_create(node)
+    first = on_create(node, env={"HYPERPOD_METRICS_TEXTFILE_DIR": TEXTFILE})
     assert first.returncode == 0, first.stdout[-3000:]
     assert LINE.match(first.log[0]).group(1) == "start"
     assert LINE.match(first.log[-1]).groups() == ("stop", "on_create.sh succeeded")
@@ -104,6 +116,27 @@ def test_bare_offline_node_provisions_itself_and_reruns_unchanged(bundle, volume
     core = "2.11" if variant.startswith("al2-") else "2.15"
     assert any(re.search(r"runtime: ansible-playbook \[core %s\.\d+\] ready in" % core, line) for line in first.log)
     assert re.search(r"changed=[1-9]", recap(first.log)[-1])
+
+    # The report beside the log: the run, what was detected, what each role changed; the metrics agree.
+    done = report(node)
+    run_id = re.search(r"\(pid \d+, from .*, run (\S+)\)", first.log[0]).group(1)
+    assert done["run_id"] == run_id and done["outcome"] == "succeeded" and done["failure"] is None
+    assert [s["name"] for s in done["bootstrap"]["steps"]] == ["lock", "verify-bundle", "locate-playbook", "runtime"]
+    assert done["playbook"]["ansible_core"].startswith(core + ".")
+    assert done["playbook"]["python"].startswith(PYTHON[variant] + ".")
+    host_report = done["hosts"]["localhost"]
+    assert host_report["os"]["platform"] == variant.split("-")[0]
+    assert host_report["containerd"]["version"] == CONTAINERD[variant]
+    assert [r["name"] for r in host_report["roles"]] == ROLES
+    changed = {r["name"]: r["changed_tasks"] for r in host_report["roles"]}
+    assert changed["hyperpod.eks_lifecycle.containerd_data_root"]
+    assert changed["hyperpod.eks_lifecycle.nvidia_runtime"]
+    assert host_report["counts"]["changed"] == int(re.search(r"changed=(\d+)", recap(first.log)[-1]).group(1))
+    samples = metrics(node.run("cat " + PROM).stdout)
+    assert value(samples, "hyperpod_provision_success") == 1
+    assert value(samples, "hyperpod_provision_changed_tasks") == host_report["counts"]["changed"]
+    assert value(samples, "hyperpod_provision_duration_seconds") == done["duration_seconds"]
+    assert node.run("stat -c %a " + PROM).stdout.strip() == "644"
 
     # The node ends provisioned as the collection defines it.
     marker = host.file(DATA_ROOT + "/.hyperpod-eks-lifecycle.json").content_string
@@ -139,6 +172,9 @@ def test_bare_offline_node_provisions_itself_and_reruns_unchanged(bundle, volume
         seen = len(again.log)
         assert any("runtime: reusing /opt/hyperpod-eks-lifecycle/runtime/" + runtime[0] in line for line in log)
         assert re.search(r" changed=0 failed=0 ", recap(log)[-1]), recap(log)
+        rerun = report(node)
+        assert rerun["run_id"] != run_id and rerun["outcome"] == "succeeded"
+        assert [(r["name"], r["changed"]) for r in rerun["hosts"]["localhost"]["roles"]] == [(n, 0) for n in ROLES]
         assert not any("[ansible] handler: " in line for line in log)
         assert host.check_output("systemctl show --property=MainPID --value containerd") == pid
         assert host.check_output("stat -c %%i %s", DATA_ROOT) == data_root_inode
@@ -164,6 +200,11 @@ def test_altered_bundle_is_refused_and_the_node_left_as_it_was(bundle, volume, n
     errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
     assert len(errors) == 1 and "step 'verify-bundle' failed" in errors[0] and "corrupt" in errors[0]
     assert "containerd_data_root/tasks/al2023.yml: FAILED" in errors[0]
+    failed = report(node)
+    assert failed["outcome"] == "failed" and failed["hosts"] == {} and failed["playbook"] is None
+    assert failed["failure"]["stage"] == "bootstrap" and failed["failure"]["step"] == "verify-bundle"
+    assert failed["failure"]["exit_code"] == 3
+    assert "containerd_data_root/tasks/al2023.yml: FAILED" in failed["failure"]["message"]
     assert node.run("cat /etc/containerd/config.toml; systemctl show -p ExecStart containerd; ls -A /opt/sagemaker").stdout == before
     assert node.run("test -e /opt/hyperpod-eks-lifecycle || test -e /etc/containerd/hyperpod", check=False).returncode != 0
     host = testinfra.get_host("docker://" + node.name)
@@ -171,21 +212,26 @@ def test_altered_bundle_is_refused_and_the_node_left_as_it_was(bundle, volume, n
 
 
 def test_incomplete_bundle_is_refused(bundle, volume, nodes, tmp_path):
-    partial = tmp_path / "lifecycle"
-    shutil.copytree(bundle, partial)
+    # Metrics on, in the settings file: the bootstrap reads it for a run that never reached the play.
+    partial = settings_bundle(bundle, tmp_path, hyperpod_metrics_textfile_dir=TEXTFILE)
     next(partial.glob("runtime/py39/ansible_core-*.whl")).unlink()
     node = start(nodes, "al2023-gpu", volume)
     node.copy_in(partial, FOLDER)
     proc = on_create(node)
     assert proc.returncode == 3
     assert any("step 'verify-bundle' failed" in line and "ansible_core" in line for line in proc.log)
+    assert report(node)["failure"]["step"] == "verify-bundle"
+    samples = metrics(node.run("cat " + PROM).stdout)
+    assert value(samples, "hyperpod_provision_success") == 0
+    assert value(samples, "hyperpod_provision_info", outcome="failed", failed_step="verify-bundle", platform="",
+                 os_version="", containerd_version="") == 1
     assert node.run("test -e /opt/hyperpod-eks-lifecycle", check=False).returncode != 0
 
 
 def test_provisioning_failure_reaches_hyperpod_as_failure(bundle, nodes, tmp_path):
     # Settings edited in the folder (checksums renewed as its README.txt says): no volume -> fail.
     folder = settings_bundle(bundle, tmp_path, containerd_data_root_missing_volume_policy="fail",
-                             containerd_data_root_wait_timeout=2)
+                             containerd_data_root_wait_timeout=2, hyperpod_metrics_textfile_dir=TEXTFILE)
     node = start(nodes, "al2023-gpu", None)
     node.copy_in(folder, FOLDER)
     proc = on_create(node, env={"HYPERPOD_FAILURE_WAIT": "3"})
@@ -196,6 +242,14 @@ def test_provisioning_failure_reaches_hyperpod_as_failure(bundle, nodes, tmp_pat
                for line in proc.log)
     assert LINE.match(proc.log[-1]).group(1) == "stop" and "failed; waiting 3s" in proc.log[-1]
     assert not any("succeeded" in line for line in proc.log)
+    failed = report(node)
+    assert failed["outcome"] == "failed"
+    assert failed["failure"]["stage"] == "play" and failed["failure"]["role"] == "hyperpod.eks_lifecycle.containerd_data_root"
+    assert "is not a mount point after 2s" in failed["failure"]["message"]
+    assert failed["hosts"]["localhost"]["os"]["platform"] == "al2023"
+    samples = metrics(node.run("cat " + PROM).stdout)
+    assert value(samples, "hyperpod_provision_success") == 0
+    assert value(samples, "hyperpod_provision_failed_tasks") >= 1
 
 
 def test_missing_volume_is_skipped_by_default_with_a_log_line(bundle, nodes, tmp_path):
@@ -267,6 +321,7 @@ def test_bad_os_release_is_skipped_or_failed_by_policy_and_changes_nothing(bundl
         skipped = on_create(node)
         log = skipped.log[seen:]
         assert skipped.returncode == 0, (name, log)
+        assert report(node)["outcome"] == "skipped", name
         assert any("this node is not Amazon Linux 2 or 2023" in line and "nothing is configured" in line for line in log), name
         failed = node.run("bash on_create.sh", check=False, env={"HYPERPOD_FAILURE_WAIT": "0"}, workdir="/root/strict")
         assert failed.returncode == 2, (name, failed.stdout[-2000:])

@@ -1,0 +1,266 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hyperpod.eks_lifecycle
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The provisioning report (report.json) and its Prometheus metrics.
+
+Used by the provision_report callback, which writes the report at the end of a play, and by the
+bootstrap script for a run that failed before the play could write one. Standard library only,
+Python 3.7+: the bootstrap runs it with the node's own Python, with no Ansible installed, as
+
+    python3 provision_report.py --report PATH --run-id ID --started EPOCH --step STEP
+                                --exit-code N --message TEXT [--bootstrap-steps "a=1.2 b=0.3"]
+                                [--metrics-dir DIR]
+
+The report's schema is described in the callback's documentation and in the collection's README.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+SCHEMA_VERSION = 1
+METRICS_FILE = "hyperpod_provision.prom"
+OUTCOMES = ("succeeded", "failed", "skipped")
+
+
+def iso(epoch):
+    """RFC 3339 UTC with milliseconds, as the provisioning log writes its timestamps."""
+    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
+def seconds(value):
+    return round(max(float(value), 0.0), 3)
+
+
+def parse_steps(text):
+    """'lock=0.01 verify-bundle=0.20' -> [{'name': 'lock', 'duration_seconds': 0.01}, ...]."""
+    steps = []
+    for item in (text or "").split():
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            continue
+        try:
+            steps.append({"name": name, "duration_seconds": seconds(value)})
+        except ValueError:
+            continue
+    return steps
+
+
+def new_report(run_id, started, bootstrap_steps=None, bootstrap=False):
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "started": iso(started),
+        "finished": None,
+        "duration_seconds": None,
+        "outcome": None,
+        "failure": None,
+        "check_mode": False,
+        "bootstrap": {"steps": parse_steps(bootstrap_steps)} if bootstrap else None,
+        "playbook": None,
+        "hosts": {},
+        "_started_epoch": started,
+    }
+
+
+def finish(report, finished, outcome, failure=None):
+    if outcome not in OUTCOMES:
+        raise ValueError("unknown outcome %r" % outcome)
+    started = report.pop("_started_epoch", finished)
+    report["finished"] = iso(finished)
+    report["duration_seconds"] = seconds(finished - started)
+    report["outcome"] = outcome
+    report["failure"] = failure
+    report["_finished_epoch"] = finished
+    return report
+
+
+# -- Prometheus text format ------------------------------------------------------------------
+
+def _label_value(value):
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels):
+    if not labels:
+        return ""
+    return "{%s}" % ",".join('%s="%s"' % (key, _label_value(value)) for key, value in labels)
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value))
+
+
+METRICS = (
+    ("hyperpod_provision_last_run_timestamp_seconds", "gauge",
+     "When the last provisioning run finished, in seconds since the epoch."),
+    ("hyperpod_provision_success", "gauge",
+     "1 if the last provisioning run succeeded or skipped an unsupported OS by policy, 0 if it failed."),
+    ("hyperpod_provision_duration_seconds", "gauge",
+     "Wall time of the last provisioning run."),
+    ("hyperpod_provision_changed_tasks", "gauge",
+     "Tasks that reported a change in the last provisioning run."),
+    ("hyperpod_provision_failed_tasks", "gauge",
+     "Tasks that failed in the last provisioning run (rescued failures included)."),
+    ("hyperpod_provision_step_duration_seconds", "gauge",
+     "Wall time of each bootstrap step in the last provisioning run."),
+    ("hyperpod_provision_role_duration_seconds", "gauge",
+     "Time spent in each role's tasks and handlers in the last provisioning run."),
+    ("hyperpod_provision_role_changed_tasks", "gauge",
+     "Tasks of each role that reported a change in the last provisioning run."),
+    ("hyperpod_provision_info", "gauge",
+     "Always 1; the labels describe the last provisioning run."),
+)
+
+
+def metric_samples(report):
+    """{metric name: [(labels, value)]} for a finished report (all hosts summed)."""
+    hosts = report.get("hosts") or {}
+    failure = report.get("failure") or {}
+    samples = dict((name, []) for name, _type, _help in METRICS)
+    samples["hyperpod_provision_last_run_timestamp_seconds"].append(
+        ((), round(report.get("_finished_epoch", time.time()), 3)))
+    samples["hyperpod_provision_success"].append(((), report.get("outcome") != "failed"))
+    samples["hyperpod_provision_duration_seconds"].append(((), report.get("duration_seconds") or 0.0))
+    changed = sum((h.get("counts") or {}).get("changed", 0) for h in hosts.values())
+    failed = sum(len(h.get("failed_tasks") or ()) for h in hosts.values())
+    samples["hyperpod_provision_changed_tasks"].append(((), changed))
+    samples["hyperpod_provision_failed_tasks"].append(((), failed))
+    for step in (report.get("bootstrap") or {}).get("steps") or ():
+        samples["hyperpod_provision_step_duration_seconds"].append(
+            ((("step", step["name"]),), step["duration_seconds"]))
+    roles = {}
+    for host in hosts.values():
+        for role in host.get("roles") or ():
+            entry = roles.setdefault(role["name"], [0.0, 0])
+            entry[0] += role.get("duration_seconds") or 0.0
+            entry[1] += role.get("changed") or 0
+    for name in sorted(roles):
+        samples["hyperpod_provision_role_duration_seconds"].append(((("role", name),), round(roles[name][0], 3)))
+        samples["hyperpod_provision_role_changed_tasks"].append(((("role", name),), roles[name][1]))
+    first = next(iter(hosts.values()), {}) if hosts else {}
+    os_info = first.get("os") or {}
+    containerd = first.get("containerd") or {}
+    info = (
+        ("outcome", report.get("outcome")),
+        ("failed_step", failure.get("step") or ""),
+        ("platform", os_info.get("platform") or ""),
+        ("os_version", os_info.get("version_id") or ""),
+        ("containerd_version", containerd.get("version") or ""),
+    )
+    samples["hyperpod_provision_info"].append((info, 1))
+    return samples
+
+
+def to_prometheus(report):
+    samples = metric_samples(report)
+    lines = []
+    for name, kind, text in METRICS:
+        if not samples[name]:
+            continue
+        lines.append("# HELP %s %s" % (name, text))
+        lines.append("# TYPE %s %s" % (name, kind))
+        for labels, value in samples[name]:
+            lines.append("%s%s %s" % (name, _labels(labels), _number(value)))
+    return "\n".join(lines) + "\n"
+
+
+# -- files -------------------------------------------------------------------------------------
+
+def write_atomic(path, text, mode):
+    """Replace PATH with TEXT: a synced temporary file in the same directory, renamed over it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def public(report):
+    return dict((key, value) for key, value in report.items() if not key.startswith("_"))
+
+
+def write_outputs(report, report_path, metrics_dir=None):
+    """Write report.json and, when METRICS_DIR is set, the textfile collector's file.
+
+    Returns a list of error messages (empty when both were written)."""
+    errors = []
+    if report_path:
+        try:
+            write_atomic(report_path, json.dumps(public(report), indent=2, sort_keys=True) + "\n", 0o640)
+        except (IOError, OSError) as exc:
+            errors.append("cannot write %s: %s" % (report_path, exc))
+    if metrics_dir:
+        path = os.path.join(metrics_dir, METRICS_FILE)
+        try:
+            write_atomic(path, to_prometheus(report), 0o644)
+        except (IOError, OSError) as exc:
+            errors.append("cannot write %s: %s" % (path, exc))
+    return errors
+
+
+# -- a run that failed before the play wrote its report ------------------------------------------
+
+def bootstrap_failure(args):
+    report = new_report(args.run_id, args.started, args.bootstrap_steps, bootstrap=True)
+    failure = {
+        "stage": "bootstrap",
+        "step": args.step,
+        "host": None,
+        "role": None,
+        "task": None,
+        "message": args.message,
+        "exit_code": args.exit_code,
+    }
+    return finish(report, time.time(), "failed", failure)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Write the provisioning report (and metrics) for a run that failed outside the play.")
+    parser.add_argument("--report", required=True)
+    parser.add_argument("--metrics-dir", default="")
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--started", required=True, type=float, help="seconds since the epoch")
+    parser.add_argument("--step", required=True)
+    parser.add_argument("--exit-code", required=True, type=int)
+    parser.add_argument("--message", default="")
+    parser.add_argument("--bootstrap-steps", default="")
+    args = parser.parse_args(argv)
+    errors = write_outputs(bootstrap_failure(args), args.report, args.metrics_dir)
+    for error in errors:
+        sys.stderr.write("provision_report: %s\n" % error)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""The provision_report callback and provision_report.py, driven by real ansible-playbook runs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from reportcheck import check_report, metrics, value  # noqa: E402
+
+WRITER = REPO / "plugins" / "module_utils" / "provision_report.py"
+
+ROLE_TASKS = """
+- name: A change the role makes
+  ansible.builtin.command: "true"
+  changed_when: true
+  notify: A handler of the role
+
+- name: Nothing to change here
+  ansible.builtin.command: "true"
+  changed_when: false
+
+- name: A secret that fails
+  ansible.builtin.command: sh -c 'echo s3cr3t-t0ken >&2; exit 4'
+  changed_when: false
+  no_log: true
+  when: secret_fails | default(false) | bool
+
+- name: Break the role
+  ansible.builtin.command: sh -c 'echo the disk is on fire >&2; exit 3'
+  changed_when: false
+  when: break_role | default(false) | bool
+
+- name: Skipped on purpose
+  ansible.builtin.command: "false"
+  changed_when: false
+  when: false
+"""
+
+ROLE_HANDLERS = """
+- name: A handler of the role
+  ansible.builtin.command: "true"
+  changed_when: true
+"""
+
+PLAY = """
+- name: Report test play
+  hosts: localhost
+  gather_facts: false
+  vars:
+    hyperpod_metrics_textfile_dir: "{metrics_dir}"
+  tasks:
+    - name: Read the os-release
+      hyperpod.eks_lifecycle.os_release_facts:
+        path: "{os_release}"
+
+    - name: Record containerd facts
+      ansible.builtin.set_fact:
+        containerd_common_facts:
+          version: "2.1.9"
+          schema: 3
+          base_config_path: /etc/containerd/config.toml
+
+    - name: An ignored failure
+      ansible.builtin.command: "false"
+      changed_when: false
+      ignore_errors: true
+
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: demo_role
+"""
+
+AL2023 = 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nVERSION_ID="2023"\nPRETTY_NAME="Amazon Linux 2023.6"\n'
+
+
+def run(tmp_path, *args, env=None, metrics_dir="", os_release=AL2023):
+    collections = tmp_path / "collections" / "ansible_collections" / "hyperpod"
+    if not collections.exists():
+        collections.mkdir(parents=True)
+        (collections / "eks_lifecycle").symlink_to(REPO)
+        role = tmp_path / "roles" / "demo_role"
+        (role / "tasks").mkdir(parents=True)
+        (role / "handlers").mkdir()
+        (role / "tasks" / "main.yml").write_text(ROLE_TASKS)
+        (role / "handlers" / "main.yml").write_text(ROLE_HANDLERS)
+    (tmp_path / "os-release").write_text(os_release)
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY.format(metrics_dir=metrics_dir, os_release=tmp_path / "os-release"))
+    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
+                       ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
+                       ANSIBLE_CALLBACKS_ENABLED="hyperpod.eks_lifecycle.provision_report",
+                       HYPERPOD_PROVISION_REPORT=str(tmp_path / "log" / "report.json"),
+                       ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false")
+    for key in ("HYPERPOD_RUN_ID", "HYPERPOD_RUN_STARTED", "HYPERPOD_BOOTSTRAP_STEPS", "HYPERPOD_METRICS_TEXTFILE_DIR"):
+        environment.pop(key, None)
+    environment.update(env or {})
+    return subprocess.run(["ansible-playbook", "-c", "local", str(playbook), *args], env=environment,
+                          capture_output=True, text=True, check=False)
+
+
+def report_of(tmp_path, name="report.json"):
+    return check_report((tmp_path / "log" / name).read_text())
+
+
+def test_a_successful_run_reports_versions_roles_changes_and_durations(tmp_path):
+    proc = run(tmp_path, env={"HYPERPOD_RUN_ID": "run-1", "HYPERPOD_RUN_STARTED": "1700000000.5",
+                              "HYPERPOD_BOOTSTRAP_STEPS": "lock=0.01 verify-bundle=0.20 runtime=2.5 junk"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = report_of(tmp_path)
+    assert report["run_id"] == "run-1"
+    assert report["started"] == "2023-11-14T22:13:20.500Z"  # the bootstrap's start, not the play's
+    assert report["outcome"] == "succeeded" and report["failure"] is None and report["check_mode"] is False
+    assert report["bootstrap"] == {"steps": [{"name": "lock", "duration_seconds": 0.01},
+                                             {"name": "verify-bundle", "duration_seconds": 0.2},
+                                             {"name": "runtime", "duration_seconds": 2.5}]}
+    assert report["playbook"]["name"] == "play.yml"
+    assert report["playbook"]["ansible_core"].startswith("2.")
+    host = report["hosts"]["localhost"]
+    assert host["outcome"] == "succeeded"
+    assert host["os"] == {"id": "amzn", "version_id": "2023", "pretty_name": "Amazon Linux 2023.6",
+                          "platform": "al2023", "platform_reason": host["os"]["platform_reason"]}
+    assert host["containerd"] == {"version": "2.1.9", "schema": 3, "base_config": "/etc/containerd/config.toml"}
+    assert host["roles"] == [{"name": "demo_role", "tasks": 6, "changed": 2, "failed": 0,
+                              "duration_seconds": host["roles"][0]["duration_seconds"],
+                              "changed_tasks": ["A change the role makes", "A handler of the role"]}]
+    assert host["roles"][0]["duration_seconds"] > 0
+    statuses = [(t["name"], t["status"], t["handler"]) for t in host["tasks"]]
+    assert statuses == [
+        ("Read the os-release", "ok", False),
+        ("Record containerd facts", "ok", False),
+        ("An ignored failure", "ignored", False),
+        ("Run the role", "ok", False),
+        ("A change the role makes", "changed", False),
+        ("Nothing to change here", "ok", False),
+        ("A secret that fails", "skipped", False),
+        ("Break the role", "skipped", False),
+        ("Skipped on purpose", "skipped", False),
+        ("A handler of the role", "changed", True),
+    ]
+    assert host["failed_tasks"] == []  # an ignored failure did not fail the run
+    assert host["counts"]["ignored"] == 1
+    assert (tmp_path / "log" / "report.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_failed_run_names_the_role_task_and_reason(tmp_path):
+    proc = run(tmp_path, "-e", "break_role=true")
+    assert proc.returncode == 2
+    report = report_of(tmp_path)
+    assert report["outcome"] == "failed"
+    assert report["bootstrap"] is None  # not run by on_create.sh
+    assert report["failure"] == {"stage": "play", "step": "demo_role : Break the role", "host": "localhost",
+                                 "role": "demo_role", "task": "Break the role",
+                                 "message": "non-zero return code: the disk is on fire", "exit_code": None}
+    host = report["hosts"]["localhost"]
+    assert host["outcome"] == "failed" and host["counts"]["failed"] == 1
+    assert [t["name"] for t in host["failed_tasks"]] == ["Break the role"]
+    assert "Skipped on purpose" not in [t["name"] for t in host["tasks"]]  # the host stopped there
+
+
+def test_no_log_failures_keep_their_secret(tmp_path):
+    proc = run(tmp_path, "-e", "secret_fails=true")
+    assert proc.returncode == 2
+    text = (tmp_path / "log" / "report.json").read_text()
+    assert "s3cr3t-t0ken" not in text
+    report = check_report(text)
+    assert report["failure"]["task"] == "A secret that fails"
+    assert report["failure"]["message"] == "(output hidden by no_log)"
+
+
+def test_an_unsupported_os_is_reported_as_skipped(tmp_path):
+    proc = run(tmp_path, os_release='ID=ubuntu\nVERSION_ID="22.04"\nNAME="Ubuntu"\n')
+    assert proc.returncode == 0, proc.stdout
+    report = report_of(tmp_path)
+    assert report["outcome"] == "skipped"
+    assert report["hosts"]["localhost"]["outcome"] == "skipped"
+    assert "ubuntu" in report["hosts"]["localhost"]["skip_reason"]
+
+
+def test_metrics_follow_the_report_in_prometheus_text_format(tmp_path):
+    textfile = tmp_path / "textfile"
+    proc = run(tmp_path, metrics_dir=str(textfile), env={"HYPERPOD_BOOTSTRAP_STEPS": "runtime=2.5",
+                                                          "HYPERPOD_RUN_ID": "run-2"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = report_of(tmp_path)
+    prom = textfile / "hyperpod_provision.prom"
+    assert prom.stat().st_mode & 0o777 == 0o644  # node-exporter reads it as another user
+    assert [p.name for p in textfile.iterdir()] == ["hyperpod_provision.prom"]  # no temporary file left
+    samples = metrics(prom.read_text())
+    assert value(samples, "hyperpod_provision_success") == 1
+    assert value(samples, "hyperpod_provision_duration_seconds") == pytest.approx(report["duration_seconds"])
+    assert value(samples, "hyperpod_provision_changed_tasks") == 2
+    assert value(samples, "hyperpod_provision_failed_tasks") == 0
+    assert value(samples, "hyperpod_provision_step_duration_seconds", step="runtime") == 2.5
+    assert value(samples, "hyperpod_provision_role_duration_seconds", role="demo_role") == pytest.approx(
+        report["hosts"]["localhost"]["roles"][0]["duration_seconds"])
+    assert value(samples, "hyperpod_provision_role_changed_tasks", role="demo_role") == 2
+    finished = value(samples, "hyperpod_provision_last_run_timestamp_seconds")
+    assert abs(finished - os.stat(prom).st_mtime) < 5
+    assert value(samples, "hyperpod_provision_info", outcome="succeeded", failed_step="", platform="al2023",
+                 os_version="2023", containerd_version="2.1.9") == 1
+
+    # A failed run replaces the figures; the environment's directory wins over the play's variable.
+    other = tmp_path / "other"
+    assert run(tmp_path, "-e", "break_role=true", metrics_dir=str(textfile),
+               env={"HYPERPOD_METRICS_TEXTFILE_DIR": str(other)}).returncode == 2
+    samples = metrics((other / "hyperpod_provision.prom").read_text())
+    assert value(samples, "hyperpod_provision_success") == 0
+    assert value(samples, "hyperpod_provision_failed_tasks") == 1
+    assert value(samples, "hyperpod_provision_info", outcome="failed", failed_step="demo_role : Break the role",
+                 platform="al2023", os_version="2023", containerd_version="2.1.9") == 1
+
+
+def test_check_mode_keeps_the_last_real_report_and_metrics(tmp_path):
+    textfile = tmp_path / "textfile"
+    assert run(tmp_path, metrics_dir=str(textfile)).returncode == 0
+    real = (tmp_path / "log" / "report.json").read_text()
+    prom = (textfile / "hyperpod_provision.prom").read_text()
+    proc = run(tmp_path, "--check", metrics_dir=str(textfile))
+    assert proc.returncode == 0, proc.stdout
+    assert (tmp_path / "log" / "report.json").read_text() == real
+    assert (textfile / "hyperpod_provision.prom").read_text() == prom
+    assert report_of(tmp_path, "report.check.json")["check_mode"] is True
+
+
+def test_the_bootstrap_writes_a_report_for_a_run_that_failed_before_the_play(tmp_path):
+    report = tmp_path / "log" / "report.json"
+    textfile = tmp_path / "textfile"
+    message = 'the bundle is corrupt: "runtime/py39/x.whl": FAILED\nsecond line \\ backslash'
+    proc = subprocess.run(
+        [sys.executable, str(WRITER), "--report", str(report), "--metrics-dir", str(textfile), "--run-id", "run-3",
+         "--started", "1700000000", "--step", "verify-bundle", "--exit-code", "3", "--message", message,
+         "--bootstrap-steps", "lock=0.00 verify-bundle=0.12"],
+        capture_output=True, text=True, check=False, env={"PATH": os.environ["PATH"]})
+    assert proc.returncode == 0, proc.stderr
+    data = check_report(report.read_text())
+    assert data["outcome"] == "failed" and data["hosts"] == {} and data["playbook"] is None
+    assert data["failure"] == {"stage": "bootstrap", "step": "verify-bundle", "host": None, "role": None,
+                               "task": None, "message": message, "exit_code": 3}
+    assert data["bootstrap"]["steps"][1] == {"name": "verify-bundle", "duration_seconds": 0.12}
+    samples = metrics((textfile / "hyperpod_provision.prom").read_text())
+    assert value(samples, "hyperpod_provision_success") == 0
+    assert value(samples, "hyperpod_provision_info", outcome="failed", failed_step="verify-bundle", platform="",
+                 os_version="", containerd_version="") == 1
+
+
+def test_the_writer_runs_on_the_pythons_of_both_amazon_linux_generations(tmp_path):
+    # provision_report.py runs with the node's own Python, before any Ansible is installed.
+    pythons = [Path.home() / ".pyenv" / "versions" / v / "bin" / "python3" for v in ("3.7.16", "3.9.18")]
+    assert all(p.exists() for p in pythons), pythons
+    for python in pythons:
+        report = tmp_path / python.parent.parent.name / "report.json"
+        proc = subprocess.run([str(python), str(WRITER), "--report", str(report), "--run-id", "r", "--started", "0",
+                               "--step", "runtime", "--exit-code", "4", "--message", "no Python"],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(report.read_text())["failure"]["step"] == "runtime"
+
+
+def test_an_unwritable_report_is_a_warning_not_a_failed_run(tmp_path):
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "report.json").mkdir()  # a directory where the file should go
+    proc = run(tmp_path)
+    assert proc.returncode == 0
+    assert "provision_report: cannot write" in proc.stderr + proc.stdout
