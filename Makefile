@@ -54,7 +54,7 @@ images: deps ## Build the Amazon Linux look-alike node images
 molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
 	$(ACT) cd $(COLL) && for s in $(SCENARIOS); do $(MOLECULE_ENV) molecule -c .config/molecule/config.yml test -s $$s || exit 1; done
 
-.PHONY: bundle demo lint bootstrap-tests bundle-tests bench-bootstrap test
+.PHONY: bundle demo lint bootstrap-tests bundle-tests bench bench-bootstrap test
 bundle: venv ## Write dist/lifecycle/, the folder to upload to S3 (SETTINGS=my-vars.yml to ship your settings)
 	$(ACT) SETTINGS=$(SETTINGS) bash tools/build_bundle.sh
 
@@ -64,10 +64,13 @@ demo: deps venv images ## Build the bundle, provision a fresh offline AL2023 loo
 bundle-tests: venv images ## The bundle end to end on bare, offline AL2 and AL2023 look-alikes
 	$(ACT) python -m pytest -v -p no:cacheprovider tests/bundle
 
+bench: deps venv images ## Benchmark: the seed's script vs the collection's play on fresh AL2023 look-alikes (RUNS=5), one table
+	$(ACT) bash bench/compare.sh $(or $(RUNS),5)
+
 bench-bootstrap: deps venv images ## Benchmark: bootstrap time (runtime bring-up, playbook) vs pip install ansible-core
 	$(ACT) bash bench/bootstrap.sh
 
-SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh tests/*.sh tests/tools/*.sh tests/images/*.sh tests/images/standins/* .ci/run
+SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh bench/seed/*.sh tests/*.sh tests/tools/*.sh tests/images/*.sh tests/images/standins/* .ci/run
 lint: deps venv collection ## ansible-lint (production profile), shellcheck, role conventions
 	shellcheck $(SHELL_SCRIPTS)
 	$(ACT) python -m pytest -q -p no:cacheprovider tests/meta
