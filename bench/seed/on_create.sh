@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Re-creation of the original HyperPod EKS "better lifecycle scripts" bootstrap (on_create.sh),
 # written from its documented step-by-step behaviour as of its first version, known bugs
 # included: set -e aborts before the final sync and [stop] marker when the main script fails,

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Re-creation of the original HyperPod EKS "better lifecycle scripts" main script
 # (on_create_main.sh), written from its documented step-by-step behaviour as of its first
 # version, known bugs included: /opt/sagemaker hard-coded and matched by substring, a silent
