@@ -22,9 +22,10 @@ def _time(value):
 
 
 def _task(task):
-    assert set(task) >= {"name", "role", "action", "status", "handler", "started", "duration_seconds"}, task
+    assert set(task) >= {"name", "role", "play_role", "action", "status", "handler", "started", "duration_seconds"}, task
     assert isinstance(task["name"], str) and task["name"]
     assert task["role"] is None or isinstance(task["role"], str)
+    assert (task["role"] is None) == (task["play_role"] is None)
     assert task["status"] in TASK_STATUSES, task
     assert isinstance(task["handler"], bool)
     assert isinstance(task["duration_seconds"], NUMBER) and task["duration_seconds"] >= 0
@@ -48,10 +49,10 @@ def _host(host):
     for task in host["failed_tasks"]:
         _task(task)
         assert task["status"] in {"failed", "unreachable"} and isinstance(task["message"], str)
-    role_names = [t["role"] for t in host["tasks"] if t["role"]]
+    role_names = [t["play_role"] for t in host["tasks"] if t["play_role"]]
     assert [r["name"] for r in host["roles"]] == list(dict.fromkeys(role_names))
     for role in host["roles"]:
-        tasks = [t for t in host["tasks"] if t["role"] == role["name"]]
+        tasks = [t for t in host["tasks"] if t["play_role"] == role["name"]]
         assert role["tasks"] == len(tasks)
         assert role["changed"] == len(role["changed_tasks"]) == sum(t["status"] == "changed" for t in tasks)
         assert role["failed"] == sum(t["status"] == "failed" for t in tasks)

@@ -23,7 +23,9 @@ description:
     overhead); and C(hosts), one entry per host with its C(outcome), the C(os) and C(containerd)
     versions detected, task C(counts), the C(roles) that ran (tasks, changed and failed counts,
     time, the names of the tasks that changed), every task (role, name, action, status, start,
-    duration) and the C(failed_tasks) with their messages."
+    duration) and the C(failed_tasks) with their messages. A role that another role includes or
+    depends on (C(containerd_common)) is counted in the outer role's C(roles) entry; each task
+    names both (C(role), C(play_role))."
   - When a metrics directory is set (the node runs node-exporter's textfile collector), writes the
     same figures to C(hyperpod_provision.prom) in that directory, atomically, in the Prometheus
     text format.
@@ -141,9 +143,20 @@ class CallbackModule(CallbackBase):
         return self._hosts[name]
 
     @staticmethod
-    def _role_name(task):
+    def _role_names(task):
+        """(the task's own role, the role of the play it runs under), or (None, None) outside roles.
+
+        A role that another one includes or depends on counts under the outer one in the report's
+        roles: containerd_common's tasks run for containerd_data_root and nvidia_runtime."""
         role = getattr(task, "_role", None)
-        return role.get_name() if role is not None else None
+        if role is None:
+            return None, None
+        chain = None
+        parent = getattr(task, "_parent", None)
+        if parent is not None and hasattr(parent, "get_dep_chain"):
+            chain = parent.get_dep_chain()
+        outer = chain[0] if chain else role
+        return role.get_name(), outer.get_name()
 
     def _facts(self, host, result):
         facts = result._result.get("ansible_facts") or {}
@@ -172,9 +185,11 @@ class CallbackModule(CallbackBase):
         host = self._host(name)
         started = self._started.pop((name, task._uuid), None)
         now = time.time()
+        role, play_role = self._role_names(task)
         entry = {
             "name": to_text(task.name or task.action),
-            "role": self._role_name(task),
+            "role": role,
+            "play_role": play_role,
             "action": task.action,
             "status": status,
             "handler": isinstance(task, Handler),
@@ -227,13 +242,14 @@ class CallbackModule(CallbackBase):
         roles = []
         index = {}
         for task in tasks:
-            if not task["role"]:
+            name = task["play_role"]
+            if not name:
                 continue
-            if task["role"] not in index:
-                index[task["role"]] = len(roles)
-                roles.append({"name": task["role"], "tasks": 0, "changed": 0, "failed": 0,
+            if name not in index:
+                index[name] = len(roles)
+                roles.append({"name": name, "tasks": 0, "changed": 0, "failed": 0,
                               "duration_seconds": 0.0, "changed_tasks": []})
-            role = roles[index[task["role"]]]
+            role = roles[index[name]]
             role["tasks"] += 1
             role["duration_seconds"] = round(role["duration_seconds"] + task["duration_seconds"], 3)
             if task["status"] == "changed":

@@ -40,6 +40,16 @@ ROLE_TASKS = """
   ansible.builtin.command: "false"
   changed_when: false
   when: false
+
+- name: Include the inner role
+  ansible.builtin.include_role:
+    name: inner_role
+"""
+
+INNER_TASKS = """
+- name: A change the inner role makes
+  ansible.builtin.command: "true"
+  changed_when: true
 """
 
 ROLE_HANDLERS = """
@@ -89,6 +99,8 @@ def run(tmp_path, *args, env=None, metrics_dir="", os_release=AL2023):
         (role / "handlers").mkdir()
         (role / "tasks" / "main.yml").write_text(ROLE_TASKS)
         (role / "handlers" / "main.yml").write_text(ROLE_HANDLERS)
+        (tmp_path / "roles" / "inner_role" / "tasks").mkdir(parents=True)
+        (tmp_path / "roles" / "inner_role" / "tasks" / "main.yml").write_text(INNER_TASKS)
     (tmp_path / "os-release").write_text(os_release)
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAY.format(metrics_dir=metrics_dir, os_release=tmp_path / "os-release"))
@@ -126,22 +138,26 @@ def test_a_successful_run_reports_versions_roles_changes_and_durations(tmp_path)
     assert host["os"] == {"id": "amzn", "version_id": "2023", "pretty_name": "Amazon Linux 2023.6",
                           "platform": "al2023", "platform_reason": host["os"]["platform_reason"]}
     assert host["containerd"] == {"version": "2.1.9", "schema": 3, "base_config": "/etc/containerd/config.toml"}
-    assert host["roles"] == [{"name": "demo_role", "tasks": 6, "changed": 2, "failed": 0,
+    # The inner role's tasks count in the role of the play that included it.
+    assert host["roles"] == [{"name": "demo_role", "tasks": 8, "changed": 3, "failed": 0,
                               "duration_seconds": host["roles"][0]["duration_seconds"],
-                              "changed_tasks": ["A change the role makes", "A handler of the role"]}]
+                              "changed_tasks": ["A change the role makes", "A change the inner role makes",
+                                                "A handler of the role"]}]
     assert host["roles"][0]["duration_seconds"] > 0
-    statuses = [(t["name"], t["status"], t["handler"]) for t in host["tasks"]]
+    statuses = [(t["name"], t["status"], t["handler"], t["role"], t["play_role"]) for t in host["tasks"]]
     assert statuses == [
-        ("Read the os-release", "ok", False),
-        ("Record containerd facts", "ok", False),
-        ("An ignored failure", "ignored", False),
-        ("Run the role", "ok", False),
-        ("A change the role makes", "changed", False),
-        ("Nothing to change here", "ok", False),
-        ("A secret that fails", "skipped", False),
-        ("Break the role", "skipped", False),
-        ("Skipped on purpose", "skipped", False),
-        ("A handler of the role", "changed", True),
+        ("Read the os-release", "ok", False, None, None),
+        ("Record containerd facts", "ok", False, None, None),
+        ("An ignored failure", "ignored", False, None, None),
+        ("Run the role", "ok", False, None, None),
+        ("A change the role makes", "changed", False, "demo_role", "demo_role"),
+        ("Nothing to change here", "ok", False, "demo_role", "demo_role"),
+        ("A secret that fails", "skipped", False, "demo_role", "demo_role"),
+        ("Break the role", "skipped", False, "demo_role", "demo_role"),
+        ("Skipped on purpose", "skipped", False, "demo_role", "demo_role"),
+        ("Include the inner role", "ok", False, "demo_role", "demo_role"),
+        ("A change the inner role makes", "changed", False, "inner_role", "demo_role"),
+        ("A handler of the role", "changed", True, "demo_role", "demo_role"),
     ]
     assert host["failed_tasks"] == []  # an ignored failure did not fail the run
     assert host["counts"]["ignored"] == 1
@@ -184,8 +200,8 @@ def test_an_unsupported_os_is_reported_as_skipped(tmp_path):
 
 def test_metrics_follow_the_report_in_prometheus_text_format(tmp_path):
     textfile = tmp_path / "textfile"
-    proc = run(tmp_path, metrics_dir=str(textfile), env={"HYPERPOD_BOOTSTRAP_STEPS": "runtime=2.5",
-                                                          "HYPERPOD_RUN_ID": "run-2"})
+    steps = {"HYPERPOD_BOOTSTRAP_STEPS": "runtime=2.5", "HYPERPOD_RUN_ID": "run-2"}
+    proc = run(tmp_path, metrics_dir=str(textfile), env=steps)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = report_of(tmp_path)
     prom = textfile / "hyperpod_provision.prom"
@@ -194,12 +210,12 @@ def test_metrics_follow_the_report_in_prometheus_text_format(tmp_path):
     samples = metrics(prom.read_text())
     assert value(samples, "hyperpod_provision_success") == 1
     assert value(samples, "hyperpod_provision_duration_seconds") == pytest.approx(report["duration_seconds"])
-    assert value(samples, "hyperpod_provision_changed_tasks") == 2
+    assert value(samples, "hyperpod_provision_changed_tasks") == 3
     assert value(samples, "hyperpod_provision_failed_tasks") == 0
     assert value(samples, "hyperpod_provision_step_duration_seconds", step="runtime") == 2.5
     assert value(samples, "hyperpod_provision_role_duration_seconds", role="demo_role") == pytest.approx(
         report["hosts"]["localhost"]["roles"][0]["duration_seconds"])
-    assert value(samples, "hyperpod_provision_role_changed_tasks", role="demo_role") == 2
+    assert value(samples, "hyperpod_provision_role_changed_tasks", role="demo_role") == 3
     finished = value(samples, "hyperpod_provision_last_run_timestamp_seconds")
     assert abs(finished - os.stat(prom).st_mtime) < 5
     assert value(samples, "hyperpod_provision_info", outcome="succeeded", failed_step="", platform="al2023",
