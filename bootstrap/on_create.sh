@@ -250,7 +250,7 @@ lock() {
 }
 
 main() {
-  local rc started
+  local rc started error
 
   mkdir -p "$(dirname "$LOG_FILE")"
   touch "$LOG_FILE"
@@ -294,10 +294,17 @@ main() {
       ANSIBLE_DISPLAY_OK_HOSTS=false \
       ANSIBLE_NOCOLOR=1 \
       ANSIBLE_RETRY_FILES_ENABLED=false \
+      ANSIBLE_PIPELINING=true \
       PYTHONUNBUFFERED=1 \
       stdbuf -oL -eL "$PLAYBOOK_CMD" -c local "$PLAYBOOK" "$@" 2>&1 | stamp ansible-playbook \
     || rc=${PIPESTATUS[0]}
-  [ "$rc" -eq 0 ] || fail "$rc" "$PLAYBOOK_CMD exited with $rc after $(seconds_since "$started")s; the failed task is logged above"
+  if [ "$rc" -ne 0 ]; then
+    # A play that stops before its first task (a syntax error, a missing role) says why in an
+    # "ERROR!" line; a failed task is logged with its reason by the provision_log callback.
+    error=$(tail -n 400 "$LOG_FILE" | sed -n 's/^[^ ]* \[ansible-playbook\] \(ERROR! .*\)$/\1/p' | tail -n 1)
+    [ -n "$error" ] || error="the failed task is logged above"
+    fail "$rc" "$PLAYBOOK_CMD exited with $rc after $(seconds_since "$started")s; $error"
+  fi
   log info "playbook finished in $(seconds_since "$started")s"
   report_written || log info "the play wrote no report to $REPORT_FILE (provision_report callback disabled?)"
 

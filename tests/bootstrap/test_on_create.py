@@ -92,8 +92,17 @@ def test_runs_ansible_playbook_locally_on_the_play(bundle):
     argv = (bundle.parent / "argv").read_text().splitlines()
     assert argv == ["-c", "local", str(bundle / "playbooks" / "on_create.yml"), "--check", "--diff"]
     env = dict(line.split("=", 1) for line in (bundle.parent / "env").read_text().splitlines() if "=" in line)
-    assert env["ANSIBLE_CALLBACKS_ENABLED"] == "hyperpod.eks_lifecycle.provision_log"
+    assert env["ANSIBLE_CALLBACKS_ENABLED"] == "hyperpod.eks_lifecycle.provision_log,hyperpod.eks_lifecycle.provision_report"
     assert env["HYPERPOD_PROVISION_LOG"] == str(bundle.parent / "log" / "provisioning.log")
+    assert env["HYPERPOD_PROVISION_REPORT"] == str(bundle.parent / "log" / "report.json")
+    assert env["ANSIBLE_PIPELINING"] == "true"
+    # What the report needs from the bootstrap: its run, its start, its steps so far.
+    assert re.fullmatch(r"\d{8}T\d{6}Z-\d+", env["HYPERPOD_RUN_ID"])
+    assert "run %s)" % env["HYPERPOD_RUN_ID"] in proc.log[0]
+    assert abs(float(env["HYPERPOD_RUN_STARTED"]) - time.time()) < 60
+    steps = [step.split("=") for step in env["HYPERPOD_BOOTSTRAP_STEPS"].split()]
+    assert [name for name, _ in steps] == ["lock", "verify-bundle", "locate-playbook", "runtime"]
+    assert all(float(seconds) >= 0 for _, seconds in steps)
 
 
 def test_play_output_and_errors_are_logged_with_timestamps(bundle):
@@ -267,3 +276,48 @@ def test_a_second_run_that_cannot_wait_fails_clearly(bundle):
     errors = [line for line in log if "[error]" in line]
     assert len(errors) == 1 and "step 'lock' failed" in errors[0] and "still holds" in errors[0]
     assert not any("play of B" in line for line in log)
+
+
+def with_collection(bundle):
+    """The collection beside on_create.sh, as in a bundle: its provision_report.py writes reports."""
+    path = bundle / "collections" / "ansible_collections" / "hyperpod"
+    path.mkdir(parents=True)
+    (path / "eks_lifecycle").symlink_to(REPO)
+    return bundle
+
+
+def test_a_play_that_stops_before_its_first_task_is_reported_with_its_error(bundle):
+    proc = run(with_collection(bundle), rc=4, STANDIN_SAY="ERROR! the role 'nope' was not found in roles/")
+    assert proc.returncode == 4
+    errors = [line for line in proc.log if LINE.match(line).group(1) == "error"]
+    assert len(errors) == 1 and errors[0].endswith("exited with 4 after %s; ERROR! the role 'nope' was not found in roles/"
+                                                   % re.search(r"after (\S+);", errors[0]).group(1))
+    # The play wrote no report: the bootstrap did, with the node's Python, naming the step.
+    sys.path.insert(0, str(REPO / "tests"))
+    from reportcheck import check_report  # pylint: disable=import-outside-toplevel
+    report = check_report((bundle.parent / "log" / "report.json").read_text())
+    assert report["outcome"] == "failed" and report["playbook"] is None
+    assert report["failure"]["stage"] == "bootstrap" and report["failure"]["step"] == "ansible-playbook"
+    assert report["failure"]["exit_code"] == 4
+    assert "ERROR! the role 'nope' was not found" in report["failure"]["message"]
+    assert [s["name"] for s in report["bootstrap"]["steps"]][-1] == "ansible-playbook"
+    assert report["run_id"] in proc.log[0]
+
+
+def test_a_run_that_fails_before_the_play_leaves_a_report(bundle):
+    (with_collection(bundle) / "playbooks" / "on_create.yml").unlink()
+    proc = run(bundle)
+    assert proc.returncode == 2
+    sys.path.insert(0, str(REPO / "tests"))
+    from reportcheck import check_report  # pylint: disable=import-outside-toplevel
+    report = check_report((bundle.parent / "log" / "report.json").read_text())
+    assert report["failure"]["step"] == "locate-playbook" and report["failure"]["exit_code"] == 2
+    assert "not found" in report["failure"]["message"]
+    assert any("[info] report: %s" % (bundle.parent / "log" / "report.json") in line for line in proc.log)
+
+
+def test_a_play_that_writes_no_report_is_noted(bundle):
+    proc = run(with_collection(bundle))
+    assert proc.returncode == 0
+    assert any("the play wrote no report" in line for line in proc.log)
+    assert not (bundle.parent / "log" / "report.json").exists()
