@@ -33,6 +33,38 @@ options:
         is missing, so the module checks this itself.)
     type: path
     default: /etc/containerd/config.toml
+  read_files:
+    description:
+      - Other files to return the content of, in RV(files), so that a caller that needs them (to
+        restore them later, for instance) needs no module call per file.
+      - A path that is not a regular file is returned with RV(files[].exists=false).
+    type: list
+    elements: path
+    default: []
+    version_added: 1.0.0
+  daemon:
+    description:
+      - Also report the running daemon, in RV(daemon) - its systemd unit's state and command line,
+        whether it answers on its socket, where its content store is and the images it has for
+        Kubernetes - so that one call checks a restart.
+    type: bool
+    default: false
+    version_added: 1.0.0
+  service:
+    description: The systemd unit of the daemon (O(daemon=true)).
+    type: str
+    default: containerd
+    version_added: 1.0.0
+  ctr:
+    description: The C(ctr) client to ask the daemon with (O(daemon=true)).
+    type: path
+    default: /usr/bin/ctr
+    version_added: 1.0.0
+  address:
+    description: The daemon's socket (O(daemon=true)).
+    type: path
+    default: /run/containerd/containerd.sock
+    version_added: 1.0.0
 notes:
   - TOML date-time values, which containerd does not use, would be returned as strings in ISO 8601 form.
 author:
@@ -128,8 +160,65 @@ state:
   returned: success
   type: str
   sample: /run/containerd
+systemd_running:
+  description: Whether systemd manages the node (C(/run/systemd/system) is a directory).
+  returned: success
+  type: bool
+  sample: true
+  version_added: 1.0.0
+daemon:
+  description: The running daemon, when O(daemon=true).
+  returned: when O(daemon=true)
+  type: dict
+  version_added: 1.0.0
+  contains:
+    active_state:
+      description: The unit's C(ActiveState), or V(null) when systemd cannot tell.
+      type: str
+      sample: active
+    main_pid:
+      description: The unit's C(MainPID) (0 when it does not run).
+      type: int
+      sample: 4242
+    exec_start:
+      description: The unit's C(ExecStart) as C(systemctl show) prints it.
+      type: str
+      sample: "{ path=/usr/bin/containerd ; argv[]=/usr/bin/containerd --config /etc/containerd/hyperpod/config.toml ; ... }"
+    answers:
+      description: Whether C(ctr version) gets an answer from the daemon on O(address).
+      type: bool
+      sample: true
+    content_root:
+      description: The root of the daemon's content store, as the daemon reports it, or V(null).
+      type: str
+      sample: /opt/sagemaker/containerd/data-root/io.containerd.content.v1.content
+    k8s_images:
+      description: The image references the daemon has in the C(k8s.io) namespace.
+      type: list
+      elements: str
+      sample: [localhost/kubernetes/pause:latest]
+files:
+  description: The files of O(read_files), in that order.
+  returned: success
+  type: list
+  elements: dict
+  version_added: 1.0.0
+  contains:
+    path:
+      description: The path, as given.
+      type: str
+      sample: /etc/containerd/hyperpod/config.toml
+    exists:
+      description: Whether the path is a regular file.
+      type: bool
+      sample: true
+    content:
+      description: The file's content, base64-encoded; empty when it does not exist.
+      type: str
+      sample: dmVyc2lvbiA9IDMK
 '''
 
+import base64
 import datetime
 import os
 import re
@@ -186,11 +275,81 @@ def jsonable(value):
     return value
 
 
+def read_files(module, paths):
+    files = []
+    for path in paths:
+        entry = dict(path=path, exists=os.path.isfile(path), content='')
+        if entry['exists']:
+            try:
+                with open(path, 'rb') as handle:
+                    entry['content'] = to_text(base64.b64encode(handle.read()))
+            except (IOError, OSError) as exc:
+                module.fail_json(msg='cannot read %s: %s' % (path, to_native(exc)))
+        files.append(entry)
+    return files
+
+
+def parse_systemctl_show(output):
+    """`systemctl show -p A -p B unit` output -> {A: value, B: value}."""
+    properties = {}
+    for line in to_text(output).splitlines():
+        key, sep, value = line.partition('=')
+        if sep:
+            properties[key] = value
+    return properties
+
+
+def parse_content_root(output):
+    """The `root` line of `ctr plugins ls --detailed type==io.containerd.content.v1`, or None."""
+    for line in to_text(output).splitlines():
+        fields = line.split(None, 1)
+        if len(fields) == 2 and fields[0] == 'root':
+            return fields[1].strip()
+    return None
+
+
+def read_daemon(module):
+    params = module.params
+    daemon = dict(active_state=None, main_pid=0, exec_start='', answers=False, content_root=None, k8s_images=[])
+    systemctl = module.get_bin_path('systemctl')
+    rc, out = 1, ''
+    if systemctl:
+        rc, out, err = module.run_command([systemctl, 'show', '--property=ActiveState', '--property=MainPID',
+                                           '--property=ExecStart', params['service']])
+    if rc == 0:
+        properties = parse_systemctl_show(out)
+        daemon['active_state'] = properties.get('ActiveState') or None
+        try:
+            daemon['main_pid'] = int(properties.get('MainPID') or 0)
+        except ValueError:
+            daemon['main_pid'] = 0
+        daemon['exec_start'] = properties.get('ExecStart', '')
+    ctr = [params['ctr'], '--address', params['address']]
+    if not os.access(params['ctr'], os.X_OK):
+        return daemon
+    rc, out, err = module.run_command(ctr + ['version'])
+    daemon['answers'] = rc == 0
+    if not daemon['answers']:
+        return daemon
+    rc, out, err = module.run_command(ctr + ['plugins', 'ls', '--detailed', 'type==io.containerd.content.v1'])
+    if rc == 0:
+        daemon['content_root'] = parse_content_root(out)
+    rc, out, err = module.run_command(ctr + ['--namespace', 'k8s.io', 'images', 'list', '--quiet'])
+    if rc == 0:
+        daemon['k8s_images'] = [line.strip() for line in to_text(out).splitlines() if line.strip()]
+    return daemon
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             binary=dict(type='path', default='/usr/bin/containerd'),
             config=dict(type='path', default='/etc/containerd/config.toml'),
+            read_files=dict(type='list', elements='path', default=[]),
+            daemon=dict(type='bool', default=False),
+            service=dict(type='str', default='containerd'),
+            ctr=dict(type='path', default='/usr/bin/ctr'),
+            address=dict(type='path', default='/run/containerd/containerd.sock'),
         ),
         supports_check_mode=True,
     )
@@ -238,6 +397,9 @@ def main():
         merges_plugin_sections=merges_plugin_sections(major, minor),
         root=data.get('root'),
         state=data.get('state'),
+        files=read_files(module, module.params['read_files']),
+        systemd_running=os.path.isdir('/run/systemd/system'),
+        **(dict(daemon=read_daemon(module)) if module.params['daemon'] else {})
     )
 
 

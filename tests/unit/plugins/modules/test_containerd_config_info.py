@@ -203,3 +203,87 @@ def test_fake_binary_result(run_module, tmp_path):
     assert result['root'] == '/data'
     assert result['config'] == {'version': 3, 'root': '/data', 'state': '/run/x',
                                 'plugins': {'io.containerd.cri.v1.runtime': {}}}
+
+
+# -- read_files and daemon (one call for what used to take one per file and per command) -----
+
+def test_read_files(run_module, tmp_path):
+    present = tmp_path / 'config.toml'
+    present.write_bytes(b'version = 3\n\xff binary is fine\n')
+    (tmp_path / 'a-dir').mkdir()
+    failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v3-rendered-runc.toml'),
+                                 'read_files': [str(present), str(tmp_path / 'missing'), str(tmp_path / 'a-dir')]})
+    assert not failed, result
+    assert result['files'] == [
+        {'path': str(present), 'exists': True, 'content': 'dmVyc2lvbiA9IDMK/yBiaW5hcnkgaXMgZmluZQo='},
+        {'path': str(tmp_path / 'missing'), 'exists': False, 'content': ''},
+        {'path': str(tmp_path / 'a-dir'), 'exists': False, 'content': ''},
+    ]
+    assert 'daemon' not in result
+    assert result['systemd_running'] is os.path.isdir('/run/systemd/system')
+
+
+CTR_PLUGINS = """Type:          io.containerd.content.v1
+ID:            content
+Platforms:     linux/amd64
+Exports:
+               root      /opt/sagemaker/containerd/data-root/io.containerd.content.v1.content
+"""
+
+
+def fake_tools(tmp_path, monkeypatch, systemctl_output, ctr_answers=True):
+    """systemctl (on PATH) and ctr stand-ins that log their arguments."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    log = tmp_path / 'calls'
+    systemctl = bin_dir / 'systemctl'
+    systemctl.write_text('#!/bin/sh\necho "systemctl $*" >> %s\ncat <<\'EOF\'\n%sEOF\n' % (log, systemctl_output))
+    ctr = bin_dir / 'ctr'
+    ctr.write_text(
+        '#!/bin/sh\necho "ctr $*" >> %s\n' % log
+        + ('exit 1\n' if not ctr_answers else '')
+        + 'case "$3 $4 $5" in\n'
+        + '  "version  ") echo "Server: 2.1.9" ;;\n'
+        + '  "plugins ls --detailed") cat <<\'EOF\'\n%sEOF\n ;;\n' % CTR_PLUGINS
+        + '  "--namespace k8s.io images") printf "localhost/kubernetes/pause:latest\\nsha256:abc\\n" ;;\n'
+        + 'esac\n')
+    for tool in (systemctl, ctr):
+        tool.chmod(stat.S_IRWXU)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    return str(ctr), log
+
+
+def test_daemon(run_module, tmp_path, monkeypatch):
+    ctr, log = fake_tools(tmp_path, monkeypatch,
+                          'ActiveState=active\nMainPID=4242\n'
+                          'ExecStart={ path=/usr/bin/containerd ; argv[]=/usr/bin/containerd --config /etc/x.toml ; }\n')
+    failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v3-rendered-runc.toml'),
+                                 'daemon': True, 'ctr': ctr, 'address': '/run/c.sock', 'service': 'containerd'})
+    assert not failed, result
+    assert result['daemon'] == {
+        'active_state': 'active', 'main_pid': 4242,
+        'exec_start': '{ path=/usr/bin/containerd ; argv[]=/usr/bin/containerd --config /etc/x.toml ; }',
+        'answers': True,
+        'content_root': '/opt/sagemaker/containerd/data-root/io.containerd.content.v1.content',
+        'k8s_images': ['localhost/kubernetes/pause:latest', 'sha256:abc'],
+    }
+    calls = log.read_text().splitlines()
+    assert calls[0] == 'systemctl show --property=ActiveState --property=MainPID --property=ExecStart containerd'
+    assert calls[1] == 'ctr --address /run/c.sock version'
+
+
+def test_daemon_that_does_not_answer(run_module, tmp_path, monkeypatch):
+    ctr, log = fake_tools(tmp_path, monkeypatch, 'ActiveState=failed\nMainPID=0\nExecStart=\n', ctr_answers=False)
+    failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v3-rendered-runc.toml'),
+                                 'daemon': True, 'ctr': ctr})
+    assert not failed, result
+    assert result['daemon'] == {'active_state': 'failed', 'main_pid': 0, 'exec_start': '', 'answers': False,
+                                'content_root': None, 'k8s_images': []}
+    assert len(log.read_text().splitlines()) == 2  # no question asked of a daemon that does not answer
+
+
+def test_daemon_helpers():
+    assert containerd_config_info.parse_systemctl_show('A=1\nExecStart=x=y\nbroken\n') == {'A': '1', 'ExecStart': 'x=y'}
+    assert containerd_config_info.parse_content_root(CTR_PLUGINS) == \
+        '/opt/sagemaker/containerd/data-root/io.containerd.content.v1.content'
+    assert containerd_config_info.parse_content_root('Type: x\n') is None
