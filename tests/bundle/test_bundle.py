@@ -30,8 +30,9 @@ REPORT = "/var/log/provision/report.json"
 TEXTFILE = "/var/lib/node_exporter/textfile_collector"
 PROM = TEXTFILE + "/hyperpod_provision.prom"
 CONTAINERD = {"al2-gpu": "1.7.24", "al2": "1.7.24", "al2023-gpu": "2.1.9", "al2023": "2.1.9"}
-ROLES = ["hyperpod.eks_lifecycle.logging", "hyperpod.eks_lifecycle.containerd_common",
-         "hyperpod.eks_lifecycle.containerd_data_root", "hyperpod.eks_lifecycle.nvidia_runtime"]
+# The play's roles; containerd_common's tasks count under the role that depends on or includes it.
+ROLES = ["hyperpod.eks_lifecycle.logging", "hyperpod.eks_lifecycle.containerd_data_root",
+         "hyperpod.eks_lifecycle.nvidia_runtime"]
 FOLDER = "/root/lifecycle"
 PYTHON = {"al2-gpu": "3.7", "al2023-gpu": "3.9"}
 
