@@ -4,8 +4,8 @@
 # Builds the bundle (dist/lifecycle, what an admin uploads to S3); starts a fresh node from
 # localhost/hyperpod-lookalike:al2023-gpu with no network, /opt/sagemaker mounted and containerd
 # running as the AMI has it; copies the folder in (as HyperPod downloads it) and runs
-# `bash on_create.sh` from inside it; prints the tail of /var/log/provision/provisioning.log and
-# containerd's effective root. Exits with on_create.sh's exit code.
+# `bash on_create.sh` from inside it; prints the tail of /var/log/provision/provisioning.log, a
+# summary of report.json and containerd's effective root. Exits with on_create.sh's exit code.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,6 +45,21 @@ echo "on_create.sh exited with $rc (its output: $WORK/on_create.out)"
 say "tail -n 30 /var/log/provision/provisioning.log"
 docker exec "$NODE" tail -n 30 /var/log/provision/provisioning.log
 docker exec "$NODE" grep -E '\[(start|stop|error)\]|bundle verified|runtime:|playbook finished' /var/log/provision/provisioning.log
+
+say "/var/log/provision/report.json, in short"
+docker exec "$NODE" python3 -c '
+import json
+r = json.load(open("/var/log/provision/report.json"))
+h = r["hosts"].get("localhost", {})
+print("run %s: %s in %.1fs%s" % (r["run_id"], r["outcome"], r["duration_seconds"],
+      "" if not r["failure"] else ", failed at %s: %s" % (r["failure"]["step"], r["failure"]["message"])))
+print("detected: %s, containerd %s" % ((h.get("os") or {}).get("pretty_name"), (h.get("containerd") or {}).get("version")))
+for s in (r["bootstrap"] or {}).get("steps", []):
+    print("  bootstrap %-16s %6.2fs" % (s["name"], s["duration_seconds"]))
+for role in h.get("roles", []):
+    print("  role %-36s %6.2fs  changed %d: %s" % (role["name"], role["duration_seconds"], role["changed"],
+                                                "; ".join(role["changed_tasks"])[:110]))
+' || true
 
 say "Result"
 docker exec "$NODE" sh -c '
