@@ -101,8 +101,8 @@ def test_runs_ansible_playbook_locally_on_the_play(bundle):
     assert "run %s)" % env["HYPERPOD_RUN_ID"] in proc.log[0]
     assert abs(float(env["HYPERPOD_RUN_STARTED"]) - time.time()) < 60
     steps = [step.split("=") for step in env["HYPERPOD_BOOTSTRAP_STEPS"].split()]
-    assert [name for name, _ in steps] == ["lock", "verify-bundle", "locate-playbook", "runtime"]
-    assert all(float(seconds) >= 0 for _, seconds in steps)
+    assert [step[0] for step in steps] == ["lock", "verify-bundle", "locate-playbook", "runtime"]
+    assert all(float(step[1]) >= 0 for step in steps)
 
 
 def test_play_output_and_errors_are_logged_with_timestamps(bundle):
