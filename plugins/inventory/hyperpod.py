@@ -135,7 +135,6 @@ notes:
 """
 
 EXAMPLES = r"""
----
 # fleet.hyperpod.yml: the running nodes of one cluster, reached by SSH over SSM as ec2-user.
 plugin: hyperpod.eks_lifecycle.hyperpod
 clusters:
@@ -143,36 +142,34 @@ clusters:
 region: us-west-2
 ssh_user: ec2-user
 
----
 # gpu.hyperpod.yml: two clusters, only the worker groups, named as in Kubernetes, with groups by status
 # and a group of the p5 nodes.
-plugin: hyperpod.eks_lifecycle.hyperpod
-clusters:
-  - ml-cluster
-  - arn:aws:sagemaker:us-west-2:123456789012:cluster/abcd1234efgh
-region: us-west-2
-profile: ops
-statuses: [Running, SystemUpdating]
-instance_groups: [worker-p5, worker-g6e]
-hostnames: k8s_node_name
-keyed_groups:
-  - key: hyperpod_status
-    prefix: status
-groups:
-  p5: hyperpod_instance_type.startswith('ml.p5')
-compose:
-  node_name: hyperpod_k8s_node_name
+# plugin: hyperpod.eks_lifecycle.hyperpod
+# clusters:
+#   - ml-cluster
+#   - arn:aws:sagemaker:us-west-2:123456789012:cluster/abcd1234efgh
+# region: us-west-2
+# profile: ops
+# statuses: [Running, SystemUpdating]
+# instance_groups: [worker-p5, worker-g6e]
+# hostnames: k8s_node_name
+# keyed_groups:
+#   - key: hyperpod_status
+#     prefix: status
+# groups:
+#   p5: hyperpod_instance_type.startswith('ml.p5')
+# compose:
+#   node_name: hyperpod_k8s_node_name
 
----
 # ssm.hyperpod.yml: the aws_ssm connection plugin, inventory cached for 10 minutes in JSON files.
-plugin: hyperpod.eks_lifecycle.hyperpod
-clusters: [ml-cluster]
-connection: aws_ssm
-ssm_bucket_name: my-ssm-transfer-bucket
-cache: true
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: ~/.cache/hyperpod-inventory
-cache_timeout: 600
+# plugin: hyperpod.eks_lifecycle.hyperpod
+# clusters: [ml-cluster]
+# connection: aws_ssm
+# ssm_bucket_name: my-ssm-transfer-bucket
+# cache: true
+# cache_plugin: ansible.builtin.jsonfile
+# cache_connection: ~/.cache/hyperpod-inventory
+# cache_timeout: 600
 """
 
 import os
