@@ -54,7 +54,7 @@ images: deps ## Build the Amazon Linux look-alike node images
 molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
 	$(ACT) cd $(COLL) && for s in $(SCENARIOS); do $(MOLECULE_ENV) molecule -c .config/molecule/config.yml test -s $$s || exit 1; done
 
-.PHONY: bundle demo lint bootstrap-tests bundle-tests bench bench-bootstrap test
+.PHONY: bundle demo lint bootstrap-tests bundle-tests fleet-tests bench bench-bootstrap bench-fleet test
 bundle: venv ## Write dist/lifecycle/, the folder to upload to S3 (SETTINGS=my-vars.yml to ship your settings)
 	$(ACT) SETTINGS=$(SETTINGS) bash tools/build_bundle.sh
 
@@ -66,6 +66,12 @@ bundle-tests: venv images ## The bundle end to end on bare, offline AL2 and AL20
 
 bench: deps venv images ## Benchmark: the seed's script vs the collection's play on fresh AL2023 look-alikes (RUNS=5), one table
 	$(ACT) bash bench/compare.sh $(or $(RUNS),5)
+
+fleet-tests: venv images ## playbooks/fleet_apply.yml from this machine to look-alike nodes over the docker connection
+	$(ACT) python -m pytest -v -p no:cacheprovider tests/fleet
+
+bench-fleet: deps venv images ## Benchmark: a rollout's wall time from 1 to 8 nodes (FORKS=8)
+	$(ACT) bash bench/fleet.sh $(or $(FORKS),8)
 
 bench-bootstrap: deps venv images ## Benchmark: bootstrap time (runtime bring-up, playbook) vs pip install ansible-core
 	$(ACT) bash bench/bootstrap.sh
@@ -79,4 +85,4 @@ lint: deps venv collection ## ansible-lint (production profile), shellcheck, rol
 bootstrap-tests: venv ## The bootstrap's tests (stand-in ansible-playbook, install_wheels.py) and the callback's
 	$(ACT) python -m pytest -q -p no:cacheprovider tests/bootstrap tests/callback
 
-test: lint sanity units bootstrap-tests molecule bundle-tests ## Everything CI runs
+test: lint sanity units bootstrap-tests molecule bundle-tests fleet-tests ## Everything CI runs

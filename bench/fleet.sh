@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmark (`make bench-fleet`): how a rollout of playbooks/fleet_apply.yml grows from 1 to N fresh
+# look-alike nodes, from this machine over the docker connection, at a given forks.
+#
+#   bash bench/fleet.sh [FORKS] [COUNTS...]      (defaults: forks 8; 1 2 4 8 nodes)
+#
+# Each count starts that many fresh AL2023 GPU look-alikes (containerd 2.1, a data volume each), runs
+# fleet_apply.yml once with every node in one batch (serial = the count) and a stand-in kubectl, and
+# prints its wall time; the nodes are removed before the next count.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FORKS=${1:-8}
+shift || true
+COUNTS=("$@")
+[ "${#COUNTS[@]}" -gt 0 ] || COUNTS=(1 2 4 8)
+WORK=${WORK:-/var/tmp/hyperpod-eks-lifecycle/bench-fleet}
+IMAGE=${IMAGE:-localhost/hyperpod-lookalike:al2023-gpu}
+
+bash "$REPO/tests/images/build.sh" >/dev/null
+rm -rf "$WORK"
+mkdir -p "$WORK/collections/ansible_collections/hyperpod" "$WORK/bin"
+ln -s "$REPO" "$WORK/collections/ansible_collections/hyperpod/eks_lifecycle"
+cat >"$WORK/bin/kubectl" <<'EOF'
+#!/bin/sh
+# A stand-in for kubectl: cordon and uncordon succeed, a drain takes 0.3 s.
+[ "$1" = drain ] && sleep 0.3
+exit 0
+EOF
+chmod 0755 "$WORK/bin/kubectl"
+
+NODES=()
+cleanup() {
+  local node
+  for node in "${NODES[@]}"; do
+    docker rm -f "$node" >/dev/null 2>&1 || true
+  done
+  NODES=()
+}
+trap cleanup EXIT
+
+start_nodes() {  # start_nodes COUNT: fresh nodes, waited for, and an inventory of them
+  local count=$1 index node
+  {
+    printf 'all:\n  children:\n    hyperpod:\n      hosts:\n'
+    for index in $(seq 1 "$count"); do
+      node=hp-bench-fleet-$$-$index
+      mkdir -p "$WORK/volume-$index"
+      docker run -d --name "$node" --hostname "$node" --network none --cap-add SYS_ADMIN --cgroupns=host \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+        -v "$WORK/volume-$index:/opt/sagemaker" "$IMAGE" >/dev/null
+      NODES+=("$node")
+      printf '        node%d:\n          ansible_connection: community.docker.docker\n' "$index"
+      printf '          ansible_host: %s\n          ansible_python_interpreter: /usr/bin/python3\n' "$node"
+      printf '          hyperpod_k8s_node_name: hyperpod-i-%017d\n' "$index"
+      printf '          ansible_become: false\n'
+    done
+  } >"$WORK/inventory.yml"
+  for node in "${NODES[@]}"; do
+    for _ in $(seq 1 60); do
+      docker exec "$node" sh -c 'ctr version >/dev/null 2>&1 && systemctl is-system-running | grep -qE "running|degraded"' && break
+      sleep 1
+    done
+  done
+}
+
+: >"$WORK/results.txt"
+for count in "${COUNTS[@]}"; do
+  rm -rf "$WORK"/volume-*
+  start_nodes "$count"
+  t0=$(date +%s%N)
+  if ! ANSIBLE_COLLECTIONS_PATH="$WORK/collections" PATH="$WORK/bin:$PATH" ANSIBLE_FORKS="$FORKS" \
+      ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=false \
+      ansible-playbook -i "$WORK/inventory.yml" hyperpod.eks_lifecycle.fleet_apply \
+      -e "hyperpod_fleet_serial=$count" >"$WORK/run-$count.out" 2>&1; then
+    tail -n 30 "$WORK/run-$count.out" >&2
+    exit 1
+  fi
+  t1=$(date +%s%N)
+  printf '%s %s\n' "$count" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')" >>"$WORK/results.txt"
+  cleanup
+done
+
+printf '\nfleet_apply.yml over the docker connection, fresh AL2023 look-alikes, one batch, forks %s\n' "$FORKS"
+printf '%s, %s cores\n' "$(date -u +%Y-%m-%d)" "$(nproc)"
+printf '%8s %12s %14s %16s\n' nodes "wall (s)" "per node (s)" "vs one node"
+awk '
+  NR == 1 { base = $2 }
+  { printf "%8d %12.2f %14.2f %15.2fx\n", $1, $2, $2 / $1, $2 / base }
+' "$WORK/results.txt"
