@@ -47,25 +47,18 @@ options:
 
 import os
 import time
-from datetime import datetime, timezone
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 
-MAX_MESSAGE = 2000
+# The timestamp (RFC 3339 UTC with milliseconds, as the bootstrap script writes it) and the one-line
+# failure reasons are the report's too.
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.provision_report import (
+    failure_reason, iso, one_line)
 
 
-def _timestamp():
-    # RFC 3339 UTC with milliseconds, the format the bootstrap script writes too.
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (now.microsecond // 1000)
-
-
-def _one_line(text):
-    text = " ".join(to_text(text, errors="surrogate_or_replace").split())
-    if len(text) > MAX_MESSAGE:
-        text = text[:MAX_MESSAGE] + "..."
-    return text
+def _text(value):
+    return to_text(value, errors="surrogate_or_replace")
 
 
 class CallbackModule(CallbackBase):
@@ -100,7 +93,7 @@ class CallbackModule(CallbackBase):
         return self._fd
 
     def _write(self, message):
-        line = "%s [%s] %s\n" % (_timestamp(), self._tag, message)
+        line = "%s [%s] %s\n" % (iso(time.time()), self._tag, message)
         try:
             fd = self._open()
             os.write(fd, line.encode("utf-8", "surrogateescape"))
@@ -132,15 +125,11 @@ class CallbackModule(CallbackBase):
         if res.get("_ansible_no_log") or result._task.no_log:
             return ""
         if status.startswith("failed") or status == "unreachable":
-            msg = res.get("msg") or res.get("reason") or ""
-            stderr = res.get("stderr") or ""
-            if stderr and stderr not in msg:
-                msg = "%s: %s" % (msg, stderr) if msg else stderr
-            return _one_line(msg)
+            return failure_reason(_text(res.get("msg") or res.get("reason") or ""), _text(res.get("stderr") or ""))
         if result._task.action in ("debug", "ansible.builtin.debug", "ansible.legacy.debug") and "msg" in res:
-            return _one_line(res["msg"])
+            return one_line(_text(res["msg"]))
         if status == "skipped" and res.get("skip_reason"):
-            return _one_line(res["skip_reason"])
+            return one_line(_text(res["skip_reason"]))
         return ""
 
     # -- playbook events ----------------------------------------------------------------------

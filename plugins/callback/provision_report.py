@@ -76,7 +76,6 @@ from ansible.release import __version__ as ansible_version
 
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils import provision_report as report_lib
 
-MAX_MESSAGE = 2000
 METRICS_VAR = "hyperpod_metrics_textfile_dir"
 
 
@@ -84,12 +83,7 @@ def _message(result):
     res = result._result
     if res.get("_ansible_no_log") or result._task.no_log:
         return "(output hidden by no_log)"
-    msg = to_text(res.get("msg") or res.get("reason") or "")
-    stderr = to_text(res.get("stderr") or "")
-    if stderr and stderr not in msg:
-        msg = "%s: %s" % (msg, stderr) if msg else stderr
-    msg = " ".join(msg.split())
-    return msg[:MAX_MESSAGE] + "..." if len(msg) > MAX_MESSAGE else msg
+    return report_lib.failure_reason(to_text(res.get("msg") or res.get("reason") or ""), to_text(res.get("stderr") or ""))
 
 
 def check_mode_path(path):

@@ -29,12 +29,27 @@ from datetime import datetime, timezone
 SCHEMA_VERSION = 1
 METRICS_FILE = "hyperpod_provision.prom"
 OUTCOMES = ("succeeded", "failed", "skipped")
+MAX_MESSAGE = 2000
 
 
 def iso(epoch):
     """RFC 3339 UTC with milliseconds, as the provisioning log writes its timestamps."""
     moment = datetime.fromtimestamp(epoch, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
+def one_line(text):
+    """TEXT on one line (each run of whitespace one space), cut at MAX_MESSAGE characters with '...'."""
+    text = " ".join(text.split())
+    return text[:MAX_MESSAGE] + "..." if len(text) > MAX_MESSAGE else text
+
+
+def failure_reason(msg, stderr):
+    """Why a task failed, as the log and the report give it: its message, then its stderr unless
+    the message already holds it, on one line."""
+    if stderr and stderr not in msg:
+        msg = "%s: %s" % (msg, stderr) if msg else stderr
+    return one_line(msg)
 
 
 def seconds(value):

@@ -30,6 +30,14 @@ def test_parse_steps(text, expected):
     assert lib.parse_steps(text) == expected
 
 
+def test_one_line_and_failure_reason():
+    assert lib.one_line(' a\n\tb  c ') == 'a b c'
+    assert lib.one_line('x' * 2001) == 'x' * 2000 + '...'
+    assert lib.failure_reason('non-zero return code', 'broken\n') == 'non-zero return code: broken'
+    assert lib.failure_reason('failed: broken', 'broken') == 'failed: broken'
+    assert lib.failure_reason('', 'only stderr') == 'only stderr'
+
+
 def test_finish_rejects_an_unknown_outcome():
     with pytest.raises(ValueError):
         lib.finish(lib.new_report('r', 0), 1, 'maybe')
