@@ -18,6 +18,9 @@ PY39=${PY39:-$PYENV_ROOT/versions/3.9.18/bin/python3.9}
 IMAGE=localhost/hyperpod-lookalike:al2023-gpu
 CORE=$(grep -o 'ansible-core==[0-9.]*' "$REPO/tools/build_bundle.sh" | tail -n 1)
 
+# shellcheck source=tests/tools/lookalike.sh
+. "$REPO/tests/tools/lookalike.sh"
+
 mkdir -p "$WORK"
 bash "$REPO/tests/images/build.sh" >/dev/null
 OUT=$WORK/lifecycle bash "$REPO/tools/build_bundle.sh" >/dev/null
@@ -33,13 +36,8 @@ for run in $(seq 1 "$RUNS"); do
   node=hp-bench-$$-$run
   rm -rf "$WORK/volume"
   mkdir -p "$WORK/volume"
-  docker run -d --name "$node" --network none --cap-add SYS_ADMIN --cgroupns=host \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-    -v "$WORK/volume:/opt/sagemaker" "$IMAGE" >/dev/null
-  for _ in $(seq 1 60); do
-    docker exec "$node" sh -c 'ctr version >/dev/null 2>&1 && systemctl is-system-running | grep -qE "running|degraded"' && break
-    sleep 1
-  done
+  lookalike_run "$node" "$IMAGE" "$WORK/volume"
+  lookalike_wait "$node"
   docker cp "$WORK/lifecycle" "$node:/root/lifecycle"
   t0=$(date +%s%N)
   docker exec -w /root/lifecycle "$node" bash on_create.sh >"$WORK/run-$run.out" 2>&1 \

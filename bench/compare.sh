@@ -24,6 +24,8 @@ IMAGE=${IMAGE:-localhost/hyperpod-lookalike:al2023-gpu}
 PYTHON=${PYTHON:-python3}
 
 log() { printf '[bench] %s\n' "$*" >&2; }
+# shellcheck source=tests/tools/lookalike.sh
+. "$REPO/tests/tools/lookalike.sh"
 
 bash "$REPO/tests/images/build.sh" >/dev/null
 rm -rf "$WORK"
@@ -46,18 +48,9 @@ start_node() {
   mkdir -p "$WORK/volume-$node"
   docker rm -f "$node" >/dev/null 2>&1 || true
   NODES+=("$node")
-  docker run -d --name "$node" --hostname "$node" --network none --cap-add SYS_ADMIN --cgroupns=host \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-    -v "$WORK/volume-$node:/opt/sagemaker" "$IMAGE" >/dev/null
-  for _ in $(seq 1 60); do
-    if docker exec "$node" sh -c 'ctr version >/dev/null 2>&1 && systemctl is-system-running | grep -qE "running|degraded"'; then
-      docker cp "$REPO/bench/peak_rss.py" "$node:/root/peak_rss.py"
-      return
-    fi
-    sleep 1
-  done
-  log "node $node did not boot"
-  exit 1
+  lookalike_run "$node" "$IMAGE" "$WORK/volume-$node"
+  lookalike_wait "$node"
+  docker cp "$REPO/bench/peak_rss.py" "$node:/root/peak_rss.py"
 }
 
 # measure NODE WORKDIR RESULT: run `bash on_create.sh` in WORKDIR under peak_rss.py; keep its figures.

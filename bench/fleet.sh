@@ -17,6 +17,9 @@ COUNTS=("$@")
 WORK=${WORK:-/var/tmp/hyperpod-eks-lifecycle/bench-fleet}
 IMAGE=${IMAGE:-localhost/hyperpod-lookalike:al2023-gpu}
 
+# shellcheck source=tests/tools/lookalike.sh
+. "$REPO/tests/tools/lookalike.sh"
+
 bash "$REPO/tests/images/build.sh" >/dev/null
 rm -rf "$WORK"
 mkdir -p "$WORK/collections/ansible_collections/hyperpod" "$WORK/bin"
@@ -46,9 +49,7 @@ start_nodes() {  # start_nodes COUNT: fresh nodes, waited for, and an inventory 
     for index in $(seq 1 "$count"); do
       node=hp-bench-fleet-$$-$index
       mkdir -p "$WORK/volume-$index"
-      docker run -d --name "$node" --hostname "$node" --network none --cap-add SYS_ADMIN --cgroupns=host \
-        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-        -v "$WORK/volume-$index:/opt/sagemaker" "$IMAGE" >/dev/null
+      lookalike_run "$node" "$IMAGE" "$WORK/volume-$index"
       NODES+=("$node")
       printf '        node%d:\n          ansible_connection: community.docker.docker\n' "$index"
       printf '          ansible_host: %s\n          ansible_python_interpreter: /usr/bin/python3\n' "$node"
@@ -57,10 +58,7 @@ start_nodes() {  # start_nodes COUNT: fresh nodes, waited for, and an inventory 
     done
   } >"$WORK/inventory.yml"
   for node in "${NODES[@]}"; do
-    for _ in $(seq 1 60); do
-      docker exec "$node" sh -c 'ctr version >/dev/null 2>&1 && systemctl is-system-running | grep -qE "running|degraded"' && break
-      sleep 1
-    done
+    lookalike_wait "$node"
   done
 }
 

@@ -13,6 +13,9 @@ WORK=${WORK:-/var/tmp/hyperpod-eks-lifecycle/demo}
 IMAGE=${IMAGE:-localhost/hyperpod-lookalike:al2023-gpu}
 NODE=${NODE:-hyperpod-demo-node}
 
+# shellcheck source=tests/tools/lookalike.sh
+. "$REPO/tests/tools/lookalike.sh"
+
 say() { printf '\n== %s\n' "$*"; }
 
 bash "$REPO/tests/images/build.sh"
@@ -25,14 +28,9 @@ say "Fresh node $NODE from $IMAGE (no network, data volume at /opt/sagemaker)"
 docker rm -f "$NODE" >/dev/null 2>&1 || true
 rm -rf "$WORK/volume"
 mkdir -p "$WORK/volume"
-docker run -d --name "$NODE" --hostname "$NODE" --network none --cap-add SYS_ADMIN --cgroupns=host \
-  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-  -v "$WORK/volume:/opt/sagemaker" "$IMAGE" >/dev/null
+lookalike_run "$NODE" "$IMAGE" "$WORK/volume"
 trap 'docker rm -f "$NODE" >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 1 60); do
-  docker exec "$NODE" sh -c 'ctr version >/dev/null 2>&1 && systemctl is-system-running | grep -qE "running|degraded"' && break
-  sleep 1
-done
+lookalike_wait "$NODE"
 docker exec "$NODE" sh -c '. /etc/os-release; echo "$PRETTY_NAME, $(python3 -V), containerd $(containerd --version | cut -d" " -f3), ansible-playbook: $(command -v ansible-playbook || echo none), routes: $(ip -o route | wc -l)"'
 docker exec "$NODE" ctr plugins ls --detailed type==io.containerd.content.v1 2>/dev/null | grep -E '^\s+root' | sed 's/^ */containerd content store before: /'
 
