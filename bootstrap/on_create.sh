@@ -5,15 +5,20 @@
 # HyperPod runs it as root, from the folder it downloaded from the lifecycle S3 URI. It
 #   - appends timestamped lines to /var/log/provision/provisioning.log (which HyperPod sends to
 #     CloudWatch) and to its own output, between "[start]" and "[stop]" markers, line by line,
-#     each synced to disk;
-#   - in a bundle made by `make bundle`: checks every file against SHA256SUMS before anything else,
-#     then installs the bundle's Ansible runtime for the OS's own Python (offline, from the
-#     bundle's wheels) into /opt/hyperpod-eks-lifecycle/runtime, or reuses it on a re-run;
+#     each synced to disk; losing its output (a closed stdout, a reader that went away) never
+#     stops a run: the log file is the record;
+#   - checks the bundle made by `make bundle` before anything else: every line of SHA256SUMS must
+#     name a file inside the folder, and only the files it lists are used: they are copied into a
+#     private staging directory, checked there, and everything else runs from that copy (files
+#     the list does not name are ignored, and the log says which);
+#   - then takes the node's provisioning lock, installs the bundle's Ansible runtime for the OS's
+#     own Python (offline, from the bundle's wheels) into /opt/hyperpod-eks-lifecycle/runtime, or
+#     reuses it on a re-run;
 #   - runs `ansible-playbook -c local` on playbooks/on_create.yml, whose tasks the provision_log
 #     callback also writes to the log;
 #   - leaves a machine-readable report of the run beside the log (report.json, written by the
-#     provision_report callback, or by this script when the run failed before the play could),
-#     and, when hyperpod_metrics_textfile_dir is set, the same figures for node-exporter;
+#     provision_report callback, or by this script itself when the run failed before the play
+#     could), and, when hyperpod_metrics_textfile_dir is set, the same figures for node-exporter;
 #   - on failure writes an "[error]" line naming the step, syncs, waits so that the log reaches
 #     CloudWatch, and exits non-zero, so that HyperPod sees a failed node as failed.
 #
@@ -23,34 +28,47 @@
 #   HYPERPOD_METRICS_TEXTFILE_DIR  node-exporter's textfile directory, for metrics (the
 #                             settings' hyperpod_metrics_textfile_dir; empty: no metrics)
 #   HYPERPOD_FAILURE_WAIT     seconds to wait before exiting on failure (60)
-#   HYPERPOD_PLAYBOOK         the playbook            (playbooks/on_create.yml beside this script,
-#                                                      or ../playbooks/on_create.yml in a checkout)
+#   HYPERPOD_PLAYBOOK         the playbook            (playbooks/on_create.yml of the bundle)
 #   HYPERPOD_ANSIBLE_PLAYBOOK the ansible-playbook command (the bundle's runtime; outside a
 #                             bundle, ansible-playbook on PATH)
 #   HYPERPOD_PYTHON           the Python the runtime is installed for (/usr/bin/python3)
 #   HYPERPOD_RUNTIME_DIR      where runtimes are installed (/opt/hyperpod-eks-lifecycle/runtime)
-#   HYPERPOD_LOCK_FILE        the lock that keeps two runs from interleaving
-#                             (/run/lock/hyperpod-eks-lifecycle.lock)
+#   HYPERPOD_STATE_DIR        the run's private directory: lock, staged bundle
+#                             (/run/hyperpod-eks-lifecycle)
+#   HYPERPOD_LOCK_FILE        the lock that keeps two runs from interleaving (lock in the state
+#                             directory; fleet_apply.yml takes the same one)
 #   HYPERPOD_LOCK_WAIT        seconds a run waits for another one to finish before failing (600)
-# Arguments are passed on to ansible-playbook (e.g. --check --diff, -e @my-vars.yml).
+#   HYPERPOD_ALLOW_UNVERIFIED 1: run a folder without SHA256SUMS (a checkout of the collection,
+#                             for development); a bundle always needs it
+# Arguments are passed on to ansible-playbook (e.g. --check --diff, -e @my-vars.yml); values given
+# with -e are not written to the log.
 set -Eeuo pipefail
+umask 0022
 
 LOG_FILE=${HYPERPOD_PROVISION_LOG:-/var/log/provision/provisioning.log}
 REPORT_FILE=${HYPERPOD_PROVISION_REPORT:-$(dirname "$LOG_FILE")/report.json}
 FAILURE_WAIT=${HYPERPOD_FAILURE_WAIT:-60}
 PYTHON=${HYPERPOD_PYTHON:-/usr/bin/python3}
 RUNTIME_DIR=${HYPERPOD_RUNTIME_DIR:-/opt/hyperpod-eks-lifecycle/runtime}
-LOCK_FILE=${HYPERPOD_LOCK_FILE:-/run/lock/hyperpod-eks-lifecycle.lock}
+STATE_DIR=${HYPERPOD_STATE_DIR:-/run/hyperpod-eks-lifecycle}
+LOCK_FILE=${HYPERPOD_LOCK_FILE:-$STATE_DIR/lock}
 LOCK_WAIT=${HYPERPOD_LOCK_WAIT:-600}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SCRIPT=$(basename "${BASH_SOURCE[0]}")
 STEP=setup
 PLAYBOOK_CMD=
 PLAYBOOK=
+STAGE=          # the run's staging directory (removed when the run ends): its list, its sums,
+BUNDLE=         # and files/, the checked copy of the bundle everything runs from ("" outside a bundle)
 RUN_STARTED=$(date +%s.%N)
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)-$$
 STEPS=          # "name=seconds ..." of the bootstrap steps done, for the report
 STEP_STARTED=
+
+# Standard output and error go through one relay that never stops reading: if HyperPod's reader
+# goes away (or the output was closed to begin with), the relay drops what it cannot write, and
+# neither this script nor ansible-playbook is ever killed by SIGPIPE or stopped by a write error.
+exec 1> >(trap '' PIPE; cat 2>/dev/null || exec cat >/dev/null) 2>&1
 
 timestamp() {
   date -u +%Y-%m-%dT%H:%M:%S.%3NZ
@@ -68,26 +86,34 @@ seconds_since() {  # seconds_since START_MS: elapsed seconds with two decimals
 # sync_log: flush the log to disk. Only the log's data where sync can do that (coreutils 8.24 and
 # later; a plain sync flushes every file system, which costs seconds after a runtime install).
 if sync --help 2>&1 | grep -q -- '--data'; then
-  sync_log() { sync --data "$LOG_FILE"; }
+  sync_log() { sync --data "$LOG_FILE" 2>/dev/null || true; }
 else
-  sync_log() { sync; }
+  sync_log() { sync || true; }
 fi
 
-# log TAG MESSAGE...: one timestamped line to the log and to stdout, synced to disk.
+# one_line TEXT: TEXT with tabs as spaces and other control characters as '?', for the log.
+one_line() {
+  local text=${1//$'\t'/ }
+  printf '%s' "${text//[[:cntrl:]]/?}"
+}
+
+# log TAG MESSAGE...: one timestamped line to the log and to stdout, synced to disk. A log that
+# cannot be written (a full disk) costs the line, never the run.
 log() {
   local line
-  line="$(timestamp) [$1] ${*:2}"
-  printf '%s\n' "$line" >>"$LOG_FILE"
+  line="$(timestamp) [$1] $(one_line "${*:2}")"
+  printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true
   printf '%s\n' "$line"
   sync_log
 }
 
-# stamp TAG: the same for every line read from stdin, as it arrives.
+# stamp TAG: the same for every line read from stdin, as it arrives. It reads to the end whatever
+# happens to the log, so that the command writing into it is never cut off.
 stamp() {
   local line
   while IFS= read -r line || [ -n "$line" ]; do
-    line="$(timestamp) [$1] $line"
-    printf '%s\n' "$line" >>"$LOG_FILE"
+    line="$(timestamp) [$1] $(one_line "$line")"
+    printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true
     printf '%s\n' "$line"
   done
   sync_log
@@ -102,6 +128,19 @@ step() {
   STEP_STARTED=$(now_ms)
 }
 
+# private_dir DIR: create DIR (mode 0700) if it is missing; succeed only if it is a real directory
+# (not a symlink), owned by this user, that no one else can write to.
+private_dir() {
+  if [ ! -e "$1" ] && [ ! -L "$1" ]; then
+    mkdir -p -- "$(dirname -- "$1")" 2>/dev/null || return 1
+    mkdir -m 0700 -- "$1" 2>/dev/null || true
+  fi
+  [ -d "$1" ] && [ ! -L "$1" ] && [ "$(stat -c %u -- "$1")" = "$(id -u)" ] \
+    && [ -z "$(find "$1" -maxdepth 0 -perm /022)" ]
+}
+
+# -- the report of a run that failed before the play ----------------------------------------------
+
 # report_written: whether the play's provision_report callback wrote this run's report.
 report_written() {
   local path
@@ -111,39 +150,116 @@ report_written() {
   return 1
 }
 
-# metrics_dir: the textfile collector directory, from the environment or the settings file
-# (a plain `hyperpod_metrics_textfile_dir: /path` line in the playbook's vars/on_create.yml).
-metrics_dir() {
-  local settings
-  if [ -n "${HYPERPOD_METRICS_TEXTFILE_DIR+set}" ]; then
-    printf '%s\n' "$HYPERPOD_METRICS_TEXTFILE_DIR"
-    return
-  fi
-  settings=$(dirname "${PLAYBOOK:-$(find_playbook)}")/vars/on_create.yml
-  [ -f "$settings" ] || return 0
-  sed -n -E "s/^hyperpod_metrics_textfile_dir:[[:space:]]*['\"]?([^'\"#[:space:]]*).*$/\1/p" "$settings" | tail -n 1
+# json_string TEXT: TEXT as a JSON string (printable ASCII only; anything else becomes '?').
+json_string() {
+  local text
+  text=$(printf '%s' "$1" | LC_ALL=C tr -c '\040-\176' '?')
+  text=${text//\\/\\\\}
+  printf '"%s"' "${text//\"/\\\"}"
 }
 
-# failure_report RC MESSAGE: a report for a run that failed before (or outside) the play, written
-# with the node's own Python by the collection's provision_report.py (no Ansible needed).
-failure_report() {
-  local writer=
-  local candidate
-  report_written && return 0
-  for candidate in "$HERE/collections/ansible_collections/hyperpod/eks_lifecycle" "$HERE/.."; do
-    if [ -f "$candidate/plugins/module_utils/provision_report.py" ]; then
-      writer=$candidate/plugins/module_utils/provision_report.py
-      break
-    fi
-  done
-  if [ -z "$writer" ] || [ ! -x "$PYTHON" ]; then
-    log info "no report written: ${writer:-provision_report.py} or $PYTHON is missing"
+# label_value TEXT: TEXT as a Prometheus label value.
+label_value() {
+  local text
+  text=$(printf '%s' "$1" | LC_ALL=C tr -c '\040-\176' '?')
+  text=${text//\\/\\\\}
+  printf '%s' "${text//\"/\\\"}"
+}
+
+iso_ms() {  # iso_ms EPOCH_MS
+  printf '%s.%03dZ' "$(date -u -d "@$(($1 / 1000))" +%Y-%m-%dT%H:%M:%S)" $(($1 % 1000))
+}
+
+decimal_ms() {  # decimal_ms MS: MS as seconds with three decimals
+  printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+}
+
+# metrics_dir: the textfile collector directory, from the environment or, once the bundle is
+# verified, from its settings file (a plain `hyperpod_metrics_textfile_dir: /path` line). Never
+# from a folder that failed verification.
+metrics_dir() {
+  local settings dir
+  if [ -n "${HYPERPOD_METRICS_TEXTFILE_DIR+set}" ]; then
+    dir=$HYPERPOD_METRICS_TEXTFILE_DIR
+  elif [ -n "$BUNDLE" ] && [ -f "$BUNDLE/playbooks/vars/on_create.yml" ]; then
+    settings=$BUNDLE/playbooks/vars/on_create.yml
+    dir=$(sed -n -E "s/^hyperpod_metrics_textfile_dir:[[:space:]]*['\"]?([^'\"#[:space:]]*).*$/\1/p" "$settings" | tail -n 1)
+  fi
+  case "${dir:-}" in
+    /*) printf '%s\n' "$dir" ;;
+  esac
+}
+
+# write_file PATH MODE: stdin to PATH, through a synced temporary file renamed over it.
+write_file() {
+  local tmp
+  mkdir -p -- "$(dirname "$1")" || return 1
+  tmp=$(mktemp "$(dirname "$1")/.$(basename "$1").XXXXXX") || return 1
+  if cat >"$tmp" && chmod "$2" "$tmp" && sync "$tmp" 2>/dev/null && mv -f -- "$tmp" "$1"; then
     return 0
   fi
-  "$PYTHON" "$writer" --report "$REPORT_FILE" --metrics-dir "$(metrics_dir)" --run-id "$RUN_ID" \
-    --started "$RUN_STARTED" --step "$STEP" --exit-code "$1" --message "$2" --bootstrap-steps "$STEPS" 2>&1 \
-    | stamp info || true
-  log info "report: $REPORT_FILE"
+  rm -f -- "$tmp"
+  return 1
+}
+
+# failure_report RC MESSAGE: report.json (schema 1, as the provision_report callback writes it) and
+# the metrics for a run that failed outside the play. Written by this script alone: nothing of a
+# bundle that may have failed its check runs to write it.
+failure_report() {
+  local rc=$1 message=$2 now started_ms dir item name value steps_json="" steps_prom="" duration
+  report_written && return 0
+  now=$(now_ms)
+  started_ms=$((${RUN_STARTED%.*} * 1000 + 10#$(printf '%.3s' "${RUN_STARTED#*.}000")))
+  duration=$(decimal_ms $((now - started_ms)))
+  for item in $STEPS; do
+    name=${item%%=*}
+    value=${item#*=}
+    steps_json="${steps_json:+$steps_json, }{\"duration_seconds\": $value, \"name\": $(json_string "$name")}"
+    steps_prom="${steps_prom}hyperpod_provision_step_duration_seconds{step=\"$(label_value "$name")\"} $value"$'\n'
+  done
+  if {
+    printf '{\n'
+    printf '  "bootstrap": {"steps": [%s]},\n' "$steps_json"
+    printf '  "check_mode": false,\n'
+    printf '  "duration_seconds": %s,\n' "$duration"
+    printf '  "failure": {"exit_code": %d, "host": null, "message": %s, "role": null, "stage": "bootstrap", "step": %s, "task": null},\n' \
+      "$rc" "$(json_string "$(one_line "$message" | cut -c1-2000)")" "$(json_string "$STEP")"
+    printf '  "finished": "%s",\n' "$(iso_ms "$now")"
+    printf '  "hosts": {},\n'
+    printf '  "outcome": "failed",\n'
+    printf '  "playbook": null,\n'
+    printf '  "run_id": %s,\n' "$(json_string "$RUN_ID")"
+    printf '  "schema_version": 1,\n'
+    printf '  "started": "%s"\n' "$(iso_ms "$started_ms")"
+    printf '}\n'
+  } | write_file "$REPORT_FILE" 0640; then
+    log info "report: $REPORT_FILE"
+  else
+    log info "no report written: cannot write $REPORT_FILE"
+  fi
+  dir=$(metrics_dir)
+  [ -n "$dir" ] || return 0
+  {
+    printf '# HELP hyperpod_provision_last_run_timestamp_seconds When the last provisioning run finished, in seconds since the epoch.\n'
+    printf '# TYPE hyperpod_provision_last_run_timestamp_seconds gauge\n'
+    printf 'hyperpod_provision_last_run_timestamp_seconds %s\n' "$(decimal_ms "$now")"
+    printf '# HELP hyperpod_provision_success 1 if the last provisioning run succeeded or skipped an unsupported OS by policy, 0 if it failed.\n'
+    printf '# TYPE hyperpod_provision_success gauge\nhyperpod_provision_success 0\n'
+    printf '# HELP hyperpod_provision_duration_seconds Wall time of the last provisioning run.\n'
+    printf '# TYPE hyperpod_provision_duration_seconds gauge\nhyperpod_provision_duration_seconds %s\n' "$duration"
+    printf '# HELP hyperpod_provision_changed_tasks Tasks that reported a change in the last provisioning run.\n'
+    printf '# TYPE hyperpod_provision_changed_tasks gauge\nhyperpod_provision_changed_tasks 0\n'
+    printf '# HELP hyperpod_provision_failed_tasks Tasks that failed in the last provisioning run (rescued failures included).\n'
+    printf '# TYPE hyperpod_provision_failed_tasks gauge\nhyperpod_provision_failed_tasks 0\n'
+    if [ -n "$steps_prom" ]; then
+      printf '# HELP hyperpod_provision_step_duration_seconds Wall time of each bootstrap step in the last provisioning run.\n'
+      printf '# TYPE hyperpod_provision_step_duration_seconds gauge\n%s' "$steps_prom"
+    fi
+    printf '# HELP hyperpod_provision_info Always 1; the labels describe the last provisioning run.\n'
+    printf '# TYPE hyperpod_provision_info gauge\n'
+    printf 'hyperpod_provision_info{outcome="failed",failed_step="%s",platform="",os_version="",containerd_version=""} 1\n' \
+      "$(label_value "$STEP")"
+  } | write_file "$dir/hyperpod_provision.prom" 0644 || log info "no metrics written: cannot write $dir"
 }
 
 # fail RC MESSAGE...: the failure path: [error] line, sync, wait for the log upload, exit non-zero.
@@ -154,7 +270,7 @@ fail() {
   trap - ERR
   log error "step '$STEP' failed (exit $rc): $*"
   step "$STEP"
-  failure_report "$rc" "$*"
+  failure_report "$rc" "$*" || true
   log stop "$SCRIPT failed; waiting ${FAILURE_WAIT}s for the log upload"
   sleep "$FAILURE_WAIT"
   exit "$rc"
@@ -166,10 +282,118 @@ on_unexpected_error() {
   fail "$1" "command failed at line $2 of $SCRIPT"
 }
 
+on_exit() {
+  if [ -n "$STAGE" ]; then
+    rm -rf -- "$STAGE" || true
+  fi
+}
+
+# -- the bundle -----------------------------------------------------------------------------------
+
+# stage_bundle: check SHA256SUMS and copy the files it lists, and only those, into a private
+# staging directory; check each copy there. Sets BUNDLE. Runs before anything on the node changes
+# (only the log and the run's own directory under STATE_DIR have been written to).
+stage_bundle() {
+  local line hash path number=0 bad="" ignored count listed
+  if [ ! -f "$HERE/SHA256SUMS" ]; then
+    if [ "${HYPERPOD_ALLOW_UNVERIFIED:-}" = 1 ] && [ ! -d "$HERE/runtime" ]; then
+      log info "no SHA256SUMS and HYPERPOD_ALLOW_UNVERIFIED=1: not a bundle, running $HERE as it is"
+      return
+    fi
+    fail 3 "the bundle has no SHA256SUMS (an incomplete upload?); nothing from it was used and nothing was changed"
+  fi
+  if ! private_dir "$STATE_DIR" || ! private_dir "$STATE_DIR/bundle"; then
+    fail 3 "$STATE_DIR/bundle is not a directory that only $(id -un) can write to; nothing was changed"
+  fi
+  STAGE=$(mktemp -d "$STATE_DIR/bundle/run.$$.XXXXXX")
+  mkdir "$STAGE/files"
+  listed=$STAGE/listed
+  : >"$listed"
+  # Each line: a SHA-256, two spaces (or a space and '*'), a relative path of a file in the folder.
+  while IFS= read -r line || [ -n "$line" ]; do
+    number=$((number + 1))
+    if [[ $line == *$'\r' ]]; then
+      bad="line $number ends with a carriage return (a file saved with Windows line ends?)"
+      break
+    fi
+    if [[ ! $line =~ ^([0-9a-f]{64})\ [\ *](.+)$ ]]; then
+      bad="line $number is not '<sha256>  <file>'"
+      break
+    fi
+    hash=${BASH_REMATCH[1]}
+    path=${BASH_REMATCH[2]#./}
+    case "/$path/" in
+      *//* | */./* | */../*) bad="line $number names a path outside the bundle: $path" ;;
+      */-*) bad="line $number names a file whose name starts with '-': $path" ;;
+    esac
+    if [ -z "$bad" ] && [[ $path == *[[:cntrl:]\\]* ]]; then
+      bad="line $number names a file with a control character or a backslash"
+    elif [ -z "$bad" ] && [ "$path" = SHA256SUMS ]; then
+      bad="line $number lists SHA256SUMS itself"
+    elif [ -z "$bad" ] && { [ -L "$HERE/$path" ] || [ ! -f "$HERE/$path" ]; }; then
+      if [ -L "$HERE/$path" ]; then bad="$path is a symlink"; else bad="$path: missing"; fi
+    fi
+    [ -z "$bad" ] || break
+    printf '%s  %s\n' "$hash" "$path" >>"$STAGE/sums"
+    printf '%s\0' "$path" >>"$listed"
+  done <"$HERE/SHA256SUMS"
+  if [ -z "$bad" ] && [ "$number" -eq 0 ]; then
+    bad="SHA256SUMS lists no file"
+  fi
+  if [ -z "$bad" ] && [ -n "$(LC_ALL=C sort -z "$listed" | uniq -z -d | tr '\0' ' ')" ]; then
+    bad="SHA256SUMS lists a file twice: $(LC_ALL=C sort -z "$listed" | uniq -z -d | tr '\0' ' ')"
+  fi
+  for path in "$SCRIPT" playbooks/on_create.yml; do
+    [ -n "$bad" ] || grep -qzxF -- "$path" "$listed" || bad="SHA256SUMS does not list $path"
+  done
+  [ -z "$bad" ] || fail 3 "the bundle is refused, nothing from it was used and nothing was changed: $bad"
+  # Copy the listed files only (ownership and permissions not taken from the folder), then check
+  # the copies: what runs is what was checked, whatever happens to the folder meanwhile.
+  if ! bad=$( { tar -C "$HERE" --null --no-recursion -T "$listed" -cf - \
+                  | tar -C "$STAGE/files" --no-same-owner --no-same-permissions -xf -; } 2>&1); then
+    fail 3 "the bundle is corrupt or incomplete, nothing from it was used and nothing was changed: $(one_line "$bad" | cut -c1-500)"
+  fi
+  bad=$(find "$STAGE/files" -mindepth 1 ! -type f ! -type d -printf '%P ' | cut -c1-500)
+  [ -z "$bad" ] || fail 3 "the bundle is refused, nothing from it was used and nothing was changed: not regular files: $bad"
+  if ! bad=$(cd "$STAGE/files" && LC_ALL=C sha256sum --check --strict --quiet ../sums 2>&1); then
+    fail 3 "the bundle is corrupt or incomplete, nothing from it was used and nothing was changed: $(printf '%s\n' "$bad" | sed -n '1,5p' | tr '\n' ';')"
+  fi
+  chmod -R go-w "$STAGE/files"
+  BUNDLE=$STAGE/files
+  log info "bundle verified: $number files match SHA256SUMS"
+  # What the folder holds beyond the list (an `aws s3 sync` without --delete leaves old files):
+  # never used; named here so that a stale or planted file is seen.
+  ignored=$(cd "$HERE" && comm -23 <(find . -mindepth 1 ! -type d -printf '%P\n' | LC_ALL=C sort) \
+                                   <({ tr '\0' '\n' <"$listed"; echo SHA256SUMS; } | LC_ALL=C sort))
+  if [ -n "$ignored" ]; then
+    count=$(printf '%s\n' "$ignored" | wc -l)
+    log warning "ignored $count files that SHA256SUMS does not list (never used; upload with aws s3 sync --delete): $(printf '%s\n' "$ignored" | sed -n '1,20p' | tr '\n' ' ')"
+  fi
+}
+
+# clean_stages: remove the staging directories of runs that are gone (killed). Called with the lock
+# held, so no other run is between staging and the lock... except ones still waiting for it, whose
+# process is alive.
+clean_stages() {
+  local dir pid
+  for dir in "$STATE_DIR/bundle"/run.*; do
+    if [ ! -d "$dir" ] || [ "$dir" = "$STAGE" ]; then
+      continue
+    fi
+    pid=${dir##*/run.}
+    pid=${pid%%.*}
+    kill -0 "$pid" 2>/dev/null || rm -rf -- "$dir"
+  done
+}
+
 find_playbook() {
   local candidate
   if [ -n "${HYPERPOD_PLAYBOOK:-}" ]; then
     printf '%s\n' "$HYPERPOD_PLAYBOOK"
+    return
+  fi
+  if [ -n "$BUNDLE" ]; then
+    printf '%s\n' "$BUNDLE/playbooks/on_create.yml"
     return
   fi
   for candidate in "$HERE/playbooks/on_create.yml" "$HERE/../playbooks/on_create.yml"; do
@@ -181,64 +405,67 @@ find_playbook() {
   printf '%s\n' "$HERE/playbooks/on_create.yml"
 }
 
-# verify_bundle: every file listed in SHA256SUMS is present and unaltered. Runs before anything
-# on the node changes (only the log has been written to).
-verify_bundle() {
-  local bad
-  if [ ! -f "$HERE/SHA256SUMS" ]; then
-    [ ! -d "$HERE/runtime" ] || fail 3 "the bundle has no SHA256SUMS: incomplete upload?"
-    log info "no SHA256SUMS: not a bundle, using ansible-playbook from PATH"
-    return
-  fi
-  if ! bad=$(cd "$HERE" && LC_ALL=C sha256sum --check --strict --quiet SHA256SUMS 2>&1); then
-    fail 3 "the bundle is corrupt or incomplete, nothing was changed: $(printf '%s' "$bad" | head -n 5 | tr '\n' ';')"
-  fi
-  log info "bundle verified: $(wc -l <"$HERE/SHA256SUMS") files match SHA256SUMS"
-}
-
 # runtime: install the bundle's Ansible runtime for this node's Python, or reuse an installed one.
 # Sets PLAYBOOK_CMD to its ansible-playbook.
 runtime() {
   local version tag digest dest started have
   started=$(now_ms)
+  # ansible-core runs its modules through /bin/sh with the interpreter's path unquoted.
+  if [[ ! $RUNTIME_DIR =~ ^/[A-Za-z0-9._+/-]+$ ]] || [[ $RUNTIME_DIR == *..* ]]; then
+    fail 4 "HYPERPOD_RUNTIME_DIR '$RUNTIME_DIR' must be an absolute path of letters, digits and . _ + - / only (no spaces: ansible-core runs its modules through /bin/sh with this path unquoted)"
+  fi
   [ -x "$PYTHON" ] || fail 4 "$PYTHON not found: the runtime needs the OS's Python 3"
-  version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+  # -I: the OS's Python takes nothing from the environment or the current directory (HyperPod's
+  # download folder, which may hold files SHA256SUMS does not list).
+  version=$("$PYTHON" -I -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
     || fail 4 "$PYTHON does not run"
   tag=py${version/./}
-  if [ ! -f "$HERE/runtime/requirements-$tag.txt" ]; then
-    have=$(find "$HERE/runtime" -maxdepth 1 -name 'requirements-py*.txt' -printf '%f ' | sed 's/requirements-//g; s/\.txt//g')
+  if [ ! -f "$BUNDLE/runtime/requirements-$tag.txt" ]; then
+    have=$(find "$BUNDLE/runtime" -maxdepth 1 -name 'requirements-py*.txt' -printf '%f ' | sed 's/requirements-//g; s/\.txt//g')
     fail 4 "the bundle has no Ansible runtime for Python $version (it has: $have)"
   fi
   # The installed runtime is named after the checksums of its wheels: a new bundle gets a new one.
-  digest=$(grep -E "  (\./)?runtime/($tag/|install_wheels|requirements-$tag)" "$HERE/SHA256SUMS" | sha256sum | cut -c1-12)
+  digest=$(grep -E "  runtime/($tag/|install_wheels|requirements-$tag)" "$STAGE/sums" | sha256sum | cut -c1-12)
   dest=$RUNTIME_DIR/$tag-$digest
   if [ -f "$dest/.complete" ] && [ -x "$dest/bin/ansible-playbook" ]; then
     log info "runtime: reusing $dest (Python $version)"
   else
     log info "runtime: installing ansible-core for Python $version into $dest (offline)"
-    rm -rf "$dest"
     mkdir -p "$RUNTIME_DIR"
     chmod 0755 "$RUNTIME_DIR"
+    if [ -L "$RUNTIME_DIR" ] || [ -n "$(find "$RUNTIME_DIR" -maxdepth 0 -perm /022)" ]; then
+      fail 4 "$RUNTIME_DIR is a symlink or writable by others; not installing a runtime there"
+    fi
+    rm -rf "$dest"
     # A venv of the OS's Python (which stays as it is); --without-pip, as the OS's Python need not
     # have ensurepip. The bundle's wheels are checked, pinned and complete, so installing them is
     # unpacking them: install_wheels.py does that in a fraction of the time pip takes to start.
-    { "$PYTHON" -m venv --without-pip "$dest" 2>&1 | stamp runtime; } \
-      || fail 4 "$PYTHON -m venv $dest failed"
-    { "$dest/bin/python" "$HERE/runtime/install_wheels.py" "$dest" "$HERE/runtime/$tag"/*.whl 2>&1 \
+    { "$PYTHON" -I -m venv --without-pip "$dest" 2>&1 | stamp runtime; } \
+      || { rm -rf "$dest"; fail 4 "$PYTHON -m venv $dest failed"; }
+    { "$dest/bin/python" -I "$BUNDLE/runtime/install_wheels.py" "$dest" "$BUNDLE/runtime/$tag"/*.whl 2>&1 \
         | stamp runtime; } \
-      || fail 4 "installing ansible-core from the bundle's wheels failed"
-    [ -x "$dest/bin/ansible-playbook" ] || fail 4 "ansible-core did not install into $dest"
-    touch "$dest/.complete"
+      || { rm -rf "$dest"; fail 4 "installing ansible-core from the bundle's wheels failed"; }
+    [ -x "$dest/bin/ansible-playbook" ] || { rm -rf "$dest"; fail 4 "ansible-core did not install into $dest"; }
+    # The runtime is on disk before it is marked complete, and the mark after it.
+    sync
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$dest/.complete.tmp"
+    mv -f "$dest/.complete.tmp" "$dest/.complete"
+    sync
   fi
   PLAYBOOK_CMD=$dest/bin/ansible-playbook
-  log info "runtime: $("$PLAYBOOK_CMD" --version | head -n 1 | sed 's/ *$//') ready in $(seconds_since "$started")s"
+  log info "runtime: $("$PLAYBOOK_CMD" --version | sed -n '1s/ *$//p') ready in $(seconds_since "$started")s"
 }
 
 # lock: one provisioning run at a time on a node. A second run waits up to LOCK_WAIT seconds for
-# the first to finish, then fails; the lock goes with the process, even if it is killed.
+# the first to finish, then fails; the lock goes with the process, even if it is killed. The lock
+# lives in a directory only root can write to, and a lock file that is not a plain file is refused.
 lock() {
   local holder
-  mkdir -p "$(dirname "$LOCK_FILE")"
+  private_dir "$(dirname "$LOCK_FILE")" \
+    || fail 5 "$(dirname "$LOCK_FILE") is not a directory that only $(id -un) can write to; not taking the lock there"
+  if [ -L "$LOCK_FILE" ] || { [ -e "$LOCK_FILE" ] && [ ! -f "$LOCK_FILE" ]; }; then
+    fail 5 "$LOCK_FILE is not a regular file; not taking the lock"
+  fi
   exec 9>>"$LOCK_FILE"
   if ! flock --nonblock 9; then
     holder=$(cat "$LOCK_FILE.pid" 2>/dev/null || echo unknown)
@@ -246,42 +473,87 @@ lock() {
     flock --wait "$LOCK_WAIT" 9 \
       || fail 5 "another provisioning run (pid $holder) still holds $LOCK_FILE after ${LOCK_WAIT}s; not running two at once"
   fi
+  rm -f -- "$LOCK_FILE.pid"
   echo "$$" >"$LOCK_FILE.pid"
+  clean_stages
+}
+
+# redacted ARG...: the arguments as the log shows them, with the values given to -e/--extra-vars
+# replaced (a file given as -e @FILE is named).
+redacted() {
+  local arg out=() take=
+  for arg in "$@"; do
+    if [ -n "$take" ]; then
+      take=
+      out+=("$(redact_value "$arg")")
+      continue
+    fi
+    case "$arg" in
+      --e=* | --ex=* | --ext=* | --extr=* | --extra=* | --extra-=* | --extra-v=* | --extra-va=* | --extra-var=* | --extra-vars=*)
+        out+=("${arg%%=*}=$(redact_value "${arg#*=}")") ;;
+      --e | --ex | --ext | --extr | --extra | --extra- | --extra-v | --extra-va | --extra-var | --extra-vars)
+        out+=("$arg")
+        take=1 ;;
+      --*) out+=("$arg") ;;
+      -*e)
+        out+=("$arg")
+        take=1 ;;
+      -*e*)
+        # A cluster of short options ending with -e and its value (-e@x, -vvekey=value).
+        out+=("${arg%%e*}e$(redact_value "${arg#*e}")") ;;
+      *) out+=("$arg") ;;
+    esac
+  done
+  printf '%s' "${out[*]}"
+}
+
+redact_value() {
+  case "$1" in
+    @*) printf '%s' "$1" ;;
+    *) printf '<redacted>' ;;
+  esac
 }
 
 main() {
   local rc started error
 
-  mkdir -p "$(dirname "$LOG_FILE")"
-  touch "$LOG_FILE"
-  chmod 0640 "$LOG_FILE"
+  trap on_exit EXIT
+  if ! { mkdir -p "$(dirname "$LOG_FILE")" && touch "$LOG_FILE" && chmod 0640 "$LOG_FILE"; } 2>/dev/null; then
+    printf '%s [warning] cannot write %s; logging to standard output only\n' "$(timestamp)" "$LOG_FILE"
+  fi
   trap 'on_unexpected_error $? $LINENO' ERR
 
   log start "$SCRIPT on $(hostname) (pid $$, from $HERE, run $RUN_ID)"
 
+  step verify-bundle
+  stage_bundle
+
   step lock
   lock
-
-  step verify-bundle
-  verify_bundle
 
   step locate-playbook
   PLAYBOOK=$(find_playbook)
   [ -f "$PLAYBOOK" ] || fail 2 "playbook $PLAYBOOK not found"
 
   step runtime
-  if [ -n "${HYPERPOD_ANSIBLE_PLAYBOOK:-}" ] || [ ! -d "$HERE/runtime" ]; then
+  if [ -n "${HYPERPOD_ANSIBLE_PLAYBOOK:-}" ] || [ -z "$BUNDLE" ] || [ ! -d "$BUNDLE/runtime" ]; then
     PLAYBOOK_CMD=${HYPERPOD_ANSIBLE_PLAYBOOK:-ansible-playbook}
   else
     runtime
   fi
   command -v "$PLAYBOOK_CMD" >/dev/null || fail 127 "$PLAYBOOK_CMD not found on PATH ($PATH)"
-  if [ -d "$HERE/collections" ]; then
+  if [ -n "$BUNDLE" ]; then
+    export ANSIBLE_COLLECTIONS_PATH="$BUNDLE/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
+    # Ansible reads its configuration from this file only: never from an ansible.cfg in the
+    # current directory (HyperPod's download folder), whatever that folder holds.
+    : >"$STAGE/ansible.cfg"
+    export ANSIBLE_CONFIG="$STAGE/ansible.cfg"
+  elif [ -d "$HERE/collections" ]; then
     export ANSIBLE_COLLECTIONS_PATH="$HERE/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
   fi
 
   step ansible-playbook
-  log info "running $PLAYBOOK_CMD -c local $PLAYBOOK $*"
+  log info "running $PLAYBOOK_CMD -c local $PLAYBOOK $(redacted "$@")"
   started=$(now_ms)
   rc=0
   env ANSIBLE_CALLBACKS_ENABLED=hyperpod.eks_lifecycle.provision_log,hyperpod.eks_lifecycle.provision_report \
@@ -301,7 +573,7 @@ main() {
   if [ "$rc" -ne 0 ]; then
     # A play that stops before its first task (a syntax error, a missing role) says why in an
     # "ERROR!" line; a failed task is logged with its reason by the provision_log callback.
-    error=$(tail -n 400 "$LOG_FILE" | sed -n 's/^[^ ]* \[ansible-playbook\] \(ERROR! .*\)$/\1/p' | tail -n 1)
+    error=$(tail -n 400 "$LOG_FILE" 2>/dev/null | sed -n 's/^[^ ]* \[ansible-playbook\] \(ERROR! .*\)$/\1/p' | tail -n 1)
     [ -n "$error" ] || error="the failed task is logged above"
     fail "$rc" "$PLAYBOOK_CMD exited with $rc after $(seconds_since "$started")s; $error"
   fi

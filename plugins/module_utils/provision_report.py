@@ -3,13 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The provisioning report (report.json) and its Prometheus metrics.
 
-Used by the provision_report callback, which writes the report at the end of a play, and by the
-bootstrap script for a run that failed before the play could write one. Standard library only,
-Python 3.7+: the bootstrap runs it with the node's own Python, with no Ansible installed, as
-
-    python3 provision_report.py --report PATH --run-id ID --started EPOCH --step STEP
-                                --exit-code N --message TEXT [--bootstrap-steps "a=1.2 b=0.3"]
-                                [--metrics-dir DIR]
+Used by the provision_report callback, which writes the report at the end of a play. (A run that
+fails before the play gets the same schema from bootstrap/on_create.sh itself, which runs no code
+of a bundle that may have failed its check.) Standard library only, Python 3.7+.
 
 The report's schema is described in the callback's documentation and in the collection's README.
 """
@@ -18,10 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -241,41 +235,3 @@ def write_outputs(report, report_path, metrics_dir=None):
         except (IOError, OSError) as exc:
             errors.append("cannot write %s: %s" % (path, exc))
     return errors
-
-
-# -- a run that failed before the play wrote its report ------------------------------------------
-
-def bootstrap_failure(args):
-    report = new_report(args.run_id, args.started, args.bootstrap_steps, bootstrap=True)
-    failure = {
-        "stage": "bootstrap",
-        "step": args.step,
-        "host": None,
-        "role": None,
-        "task": None,
-        "message": args.message,
-        "exit_code": args.exit_code,
-    }
-    return finish(report, time.time(), "failed", failure)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Write the provisioning report (and metrics) for a run that failed outside the play.")
-    parser.add_argument("--report", required=True)
-    parser.add_argument("--metrics-dir", default="")
-    parser.add_argument("--run-id", required=True)
-    parser.add_argument("--started", required=True, type=float, help="seconds since the epoch")
-    parser.add_argument("--step", required=True)
-    parser.add_argument("--exit-code", required=True, type=int)
-    parser.add_argument("--message", default="")
-    parser.add_argument("--bootstrap-steps", default="")
-    args = parser.parse_args(argv)
-    errors = write_outputs(bootstrap_failure(args), args.report, args.metrics_dir)
-    for error in errors:
-        sys.stderr.write("provision_report: %s\n" % error)
-    return 1 if errors else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

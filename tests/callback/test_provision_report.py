@@ -1,6 +1,5 @@
-"""The provision_report callback and provision_report.py, driven by real ansible-playbook runs."""
+"""The provision_report callback, driven by real ansible-playbook runs."""
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,6 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from reportcheck import check_report, metrics, value  # noqa: E402
 
-WRITER = REPO / "plugins" / "module_utils" / "provision_report.py"
 
 ROLE_TASKS = """
 - name: A change the role makes
@@ -242,40 +240,6 @@ def test_check_mode_keeps_the_last_real_report_and_metrics(tmp_path):
     assert (tmp_path / "log" / "report.json").read_text() == real
     assert (textfile / "hyperpod_provision.prom").read_text() == prom
     assert report_of(tmp_path, "report.check.json")["check_mode"] is True
-
-
-def test_the_bootstrap_writes_a_report_for_a_run_that_failed_before_the_play(tmp_path):
-    report = tmp_path / "log" / "report.json"
-    textfile = tmp_path / "textfile"
-    message = 'the bundle is corrupt: "runtime/py39/x.whl": FAILED\nsecond line \\ backslash'
-    proc = subprocess.run(
-        [sys.executable, str(WRITER), "--report", str(report), "--metrics-dir", str(textfile), "--run-id", "run-3",
-         "--started", "1700000000", "--step", "verify-bundle", "--exit-code", "3", "--message", message,
-         "--bootstrap-steps", "lock=0.00 verify-bundle=0.12"],
-        capture_output=True, text=True, check=False, env={"PATH": os.environ["PATH"]})
-    assert proc.returncode == 0, proc.stderr
-    data = check_report(report.read_text())
-    assert data["outcome"] == "failed" and data["hosts"] == {} and data["playbook"] is None
-    assert data["failure"] == {"stage": "bootstrap", "step": "verify-bundle", "host": None, "role": None,
-                               "task": None, "message": message, "exit_code": 3}
-    assert data["bootstrap"]["steps"][1] == {"name": "verify-bundle", "duration_seconds": 0.12}
-    samples = metrics((textfile / "hyperpod_provision.prom").read_text())
-    assert value(samples, "hyperpod_provision_success") == 0
-    assert value(samples, "hyperpod_provision_info", outcome="failed", failed_step="verify-bundle", platform="",
-                 os_version="", containerd_version="") == 1
-
-
-def test_the_writer_runs_on_the_pythons_of_both_amazon_linux_generations(tmp_path):
-    # provision_report.py runs with the node's own Python, before any Ansible is installed.
-    pythons = [Path.home() / ".pyenv" / "versions" / v / "bin" / "python3" for v in ("3.7.16", "3.9.18")]
-    assert all(p.exists() for p in pythons), pythons
-    for python in pythons:
-        report = tmp_path / python.parent.parent.name / "report.json"
-        proc = subprocess.run([str(python), str(WRITER), "--report", str(report), "--run-id", "r", "--started", "0",
-                               "--step", "runtime", "--exit-code", "4", "--message", "no Python"],
-                              capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, proc.stderr
-        assert json.loads(report.read_text())["failure"]["step"] == "runtime"
 
 
 def test_an_unwritable_report_is_a_warning_not_a_failed_run(tmp_path):
