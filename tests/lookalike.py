@@ -14,12 +14,16 @@ def docker(*args, check=True, timeout=300, **kwargs):
 class Node:
     """A look-alike node: systemd as PID 1, no network, the data volume mounted unless volume=None."""
 
-    def __init__(self, variant, volume, prefix="hp-test", read_only=False):
+    def __init__(self, variant, volume, prefix="hp-test", read_only=False, volume_size=None):
+        """VOLUME: a host directory bind-mounted at /opt/sagemaker (None: no volume); with VOLUME_SIZE
+        (e.g. "8m") instead, a tmpfs of that size, a small file system to fill."""
         self.name = "%s-%s-%s" % (prefix, variant.replace(".", ""), uuid.uuid4().hex[:6])
         args = ["run", "-d", "--name", self.name, "--hostname", self.name, "--network", "none",
                 "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                 "--tmpfs", "/run", "--tmpfs", "/run/lock"]
-        if volume is not None:
+        if volume_size is not None:
+            args += ["--mount", "type=tmpfs,destination=/opt/sagemaker,tmpfs-size=%s" % volume_size]
+        elif volume is not None:
             args += ["-v", "%s:/opt/sagemaker%s" % (volume, ":ro" if read_only else "")]
         docker(*args, "%s:%s" % (IMAGES, variant))
         self.wait_booted()

@@ -4,11 +4,15 @@ Each node is a fresh look-alike with networking off and only its OS's Python (3.
 AL2023); the folder is copied in as HyperPod downloads it, and the script runs from inside it.
 """
 
+import base64
+import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -92,8 +96,8 @@ def settings_bundle(bundle, tmp_path, **replacements):
     return folder
 
 
-def start(nodes, variant, volume):
-    node = Node(variant, volume, prefix="hp-bundle")
+def start(nodes, variant, volume, **kwargs):
+    node = Node(variant, volume, prefix="hp-bundle", **kwargs)
     nodes.append(node)
     return node
 
@@ -122,7 +126,7 @@ def test_bare_offline_node_provisions_itself_and_reruns_unchanged(bundle, volume
     done = report(node)
     run_id = re.search(r"\(pid \d+, from .*, run (\S+)\)", first.log[0]).group(1)
     assert done["run_id"] == run_id and done["outcome"] == "succeeded" and done["failure"] is None
-    assert [s["name"] for s in done["bootstrap"]["steps"]] == ["lock", "verify-bundle", "locate-playbook", "runtime"]
+    assert [s["name"] for s in done["bootstrap"]["steps"]] == ["verify-bundle", "lock", "locate-playbook", "runtime"]
     assert done["playbook"]["ansible_core"].startswith(core + ".")
     assert done["playbook"]["python"].startswith(PYTHON[variant] + ".")
     host_report = done["hosts"]["localhost"]
@@ -449,3 +453,225 @@ def test_check_diff_on_a_live_node_shows_the_change_and_changes_nothing(bundle, 
 def cri_default(host):
     cfg = dump(host, LAYER_CONFIG)
     return cfg["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]["default_runtime_name"]
+
+
+# -- hostile input: what a careless admin or someone with write access to the S3 prefix does -------
+
+def evil_wheel(path, marker):
+    """A wheel whose .pth file runs code at every start of the Python it is installed into."""
+    pth = "import os; open(%r, 'w').write('ran')\n" % marker
+    files = {"evil.pth": pth, "evil-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n",
+             "evil-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join("%s,sha256=%s,%d\n" % (name, base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest())
+                                            .rstrip(b"=").decode(), len(text)) for name, text in files.items())
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+        archive.writestr("evil-1.0.dist-info/RECORD", record + "evil-1.0.dist-info/RECORD,,\n")
+
+
+def test_files_the_checksums_do_not_list_are_never_used(bundle, volume, nodes, tmp_path):
+    # An upload without --delete over an older one, or files planted beside the listed ones: a
+    # wheel that would run code as root, settings and vars Ansible would pick up, an ansible.cfg,
+    # and a venv.py that `python3 -m venv` would import from the current directory.
+    folder = tmp_path / "lifecycle"
+    shutil.copytree(bundle, folder)
+    evil_wheel(folder / "runtime" / "py39" / "evil-1.0-py3-none-any.whl", "/root/pwned-wheel")
+    (folder / "playbooks" / "group_vars").mkdir()
+    (folder / "playbooks" / "group_vars" / "all.yml").write_text("nvidia_runtime_set_as_default: false\n")
+    (folder / "ansible.cfg").write_text("[defaults]\nthis is not = an ansible.cfg\n[[[\n")
+    (folder / "venv.py").write_text("open('/root/pwned-venv', 'w').write('ran')\n")
+    node = start(nodes, "al2023-gpu", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    node.copy_in(folder, FOLDER)
+    # And nobody reads the output: the run must not notice (the log is the record).
+    proc = node.run("bash on_create.sh | head -n 1; echo rc=${PIPESTATUS[0]} >/root/rc", check=False,
+                    env={"HYPERPOD_FAILURE_WAIT": "1"}, workdir=FOLDER)
+    assert len(proc.stdout.splitlines()) == 1
+    log = node.run("cat " + LOG).stdout.splitlines()
+    assert node.run("cat /root/rc").stdout.strip() == "rc=0", log[-20:]
+    assert LINE.match(log[-1]).groups() == ("stop", "on_create.sh succeeded")
+    warnings = [line for line in log if LINE.match(line).group(1) == "warning"]
+    assert len(warnings) == 1 and "ignored 4 files that SHA256SUMS does not list" in warnings[0], warnings
+    for name in ("runtime/py39/evil-1.0-py3-none-any.whl", "playbooks/group_vars/all.yml", "ansible.cfg", "venv.py"):
+        assert name in warnings[0]
+    assert node.run("ls /root/pwned-wheel /root/pwned-venv", check=False).returncode != 0
+    assert host.check_output("find /opt/hyperpod-eks-lifecycle -name 'evil*'") == ""
+    assert cri_default(host) == "nvidia"  # the planted group_vars were not read
+    assert report(node)["outcome"] == "succeeded"
+
+
+def test_boolean_settings_given_on_the_command_line_act_as_booleans(bundle, volume, nodes):
+    node = start(nodes, "al2-gpu", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    node.copy_in(bundle, FOLDER)
+    proc = node.run("bash on_create.sh -e nvidia_runtime_set_as_default=false -e nvidia_runtime_systemd_cgroup=true"
+                    " -e secret_token=hunter2-secret", check=False, env={"HYPERPOD_FAILURE_WAIT": "1"}, workdir=FOLDER)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    cfg = dump(host, EKS_CONFIG)
+    cri = cfg["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]
+    assert cri["default_runtime_name"] == "runc"  # the AMI's, not nvidia: "false" meant false
+    assert cri["runtimes"]["nvidia"]["options"]["SystemdCgroup"] is True  # a TOML boolean, not "true"
+    assert "SystemdCgroup = true" in host.file(EKS_CONFIG).content_string
+    log = node.run("cat " + LOG).stdout
+    assert "hunter2-secret" not in log and "-e <redacted>" in log
+    # A value that is no boolean at all is refused, naming the setting, and changes nothing.
+    before = host.file(EKS_CONFIG).content_string
+    bad = node.run("bash on_create.sh -e nvidia_runtime_set_as_default=maybe", check=False,
+                   env={"HYPERPOD_FAILURE_WAIT": "0"}, workdir=FOLDER)
+    assert bad.returncode == 2
+    assert "nvidia_runtime_set_as_default" in bad.stdout and "bool" in bad.stdout
+    assert host.file(EKS_CONFIG).content_string == before
+
+
+def run_with(node, *args, wait="0"):
+    proc = node.run("bash on_create.sh %s" % " ".join(shlex.quote(arg) for arg in args), check=False,
+                    env={"HYPERPOD_FAILURE_WAIT": wait}, workdir=FOLDER)
+    proc.log = node.run("cat %s" % LOG).stdout.splitlines()
+    return proc
+
+
+def test_path_settings_that_point_elsewhere_are_refused_before_anything_moves(bundle, volume, nodes):
+    node = start(nodes, "al2023", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    node.copy_in(bundle, FOLDER)
+    node.run("mkdir -p /opt/sagemaker/escape && ln -s /etc /opt/sagemaker/escape/containerd")
+    untouched = ("ls -A /etc | md5sum; ls -A /var | md5sum; ls -A /opt/sagemaker; systemctl show -p MainPID containerd;"
+                 " md5sum /etc/containerd/config.toml; ls /etc/containerd")
+    before = node.run(untouched).stdout
+    cases = [
+        (["-e", "containerd_data_root_dir=/opt/sagemaker/../../etc"], "must not contain '..'"),
+        (["-e", "containerd_data_root_volume=/", "-e", "containerd_data_root_dir=/var"],
+         "containerd_data_root_volume / is an operating system directory"),
+        (["-e", "containerd_data_root_dir=/opt/sagemaker/escape/containerd/data-root"],
+         "(resolves to /etc/data-root) is not inside containerd_data_root_volume"),
+        (["-e", "containerd_data_root_dir=/opt/sagemaker/escape/containerd"], "is an operating system directory"),
+        (["-e", "containerd_data_root_source=/var/lib"], "containerd_data_root_source /var/lib is an operating system"),
+        (["-e", "containerd_data_root_kubelet=true", "-e", "containerd_data_root_kubelet_source=/etc"],
+         "containerd_data_root_kubelet_source /etc is an operating system directory"),
+    ]
+    for args, why in cases:
+        proc = run_with(node, *args)
+        assert proc.returncode == 2, (args, proc.stdout[-2000:])
+        assert any("[ansible] failed: " in line and why in line for line in proc.log), (args, proc.log[-15:])
+        assert node.run(untouched).stdout == before, args
+    assert not host.file("/opt/sagemaker/containerd").exists and not host.file("/etc/data-root").exists
+
+    # A volume given as a symlink to the real mount is resolved at once, not waited for.
+    node.run("rm -rf /opt/sagemaker/escape && ln -s /opt/sagemaker /opt/volume-link")
+    proc = run_with(node, "-e", "containerd_data_root_volume=/opt/volume-link", "-e", "containerd_data_root_wait_timeout=300")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert report(node)["duration_seconds"] < 200
+    assert any("(containerd_data_root_volume is a symlink to /opt/sagemaker)" in line for line in proc.log)
+    assert daemon_content_root(host) == DATA_ROOT + "/io.containerd.content.v1.content"
+    assert dump(host, LAYER_CONFIG)["root"] == DATA_ROOT
+
+
+def test_a_copy_that_does_not_fit_is_refused_before_containerd_stops(bundle, nodes, tmp_path):
+    node = start(nodes, "al2023", None, volume_size="8m")
+    host = testinfra.get_host("docker://" + node.name)
+    node.run("head -c 20000000 /dev/urandom > /var/lib/containerd/filler")
+    pid = host.check_output("systemctl show --property=MainPID --value containerd")
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_reserve_mb=0), FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert any("not enough free space on /opt/sagemaker to copy /var/lib/containerd" in line and
+               "Nothing was changed; containerd keeps running" in line for line in proc.log), proc.log[-10:]
+    assert host.check_output("systemctl show --property=MainPID --value containerd") == pid
+    assert host.check_output("ls -A /opt/sagemaker") == ""
+    assert daemon_content_root(host) == "/var/lib/containerd/io.containerd.content.v1.content"
+
+
+COPY_THAT_FAILS = """#!/bin/sh
+# cp, then a failure as a full or failing disk gives it half-way: what it wrote stays behind.
+/usr/bin/cp "$@"
+echo "cp: error writing '/opt/sagemaker/containerd/data-root.partial/x': No space left on device" >&2
+exit 1
+"""
+COPY_THAT_HANGS = """#!/bin/sh
+/usr/bin/cp "$@"
+exec sleep 600
+"""
+
+
+@pytest.mark.parametrize("standin, timeout, why", [
+    (COPY_THAT_FAILS, 7200, "No space left on device"),
+    (COPY_THAT_HANGS, 3, "did not finish within 3s (containerd_data_root_copy_timeout)"),
+])
+def test_a_copy_that_fails_half_way_leaves_nothing_behind(bundle, volume, nodes, tmp_path, standin, timeout, why):
+    node = start(nodes, "al2023", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    images_before = k8s_images(host)
+    (tmp_path / "cp").write_text(standin)
+    node.copy_in(tmp_path / "cp", "/usr/local/bin/cp")
+    node.run("chmod 0755 /usr/local/bin/cp")
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_copy_timeout=timeout), FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    failure = [line for line in proc.log if "[ansible] failed: " in line and "Fail with the cause" in line]
+    assert len(failure) == 1 and why in failure[0], proc.log[-20:]
+    assert host.check_output("ls -A /opt/sagemaker/containerd") == ""  # no partial copy keeps the volume full
+    assert_back_on_the_old_root(node, host, images_before)
+
+
+KUBELET_UNIT = """[Unit]
+Description=kubelet (a stand-in that keeps a file open in its state directory)
+[Service]
+ExecStart=/bin/sh -c 'mkdir -p /var/lib/kubelet && exec sleep infinity'
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def with_kubelet(node, tmp_path):
+    (tmp_path / "kubelet.service").write_text(KUBELET_UNIT)
+    node.copy_in(tmp_path / "kubelet.service", "/etc/systemd/system/kubelet.service")
+    node.run("systemctl daemon-reload && systemctl enable --now kubelet && mkdir -p /var/lib/kubelet/pki"
+             " && echo cert > /var/lib/kubelet/pki/kubelet.crt")
+
+
+def test_kubelet_state_with_pod_volumes_is_not_moved(bundle, volume, nodes, tmp_path):
+    node = start(nodes, "al2023", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    with_kubelet(node, tmp_path)
+    secret = "/var/lib/kubelet/pods/0f1e/volumes/kubernetes.io~secret/token"
+    node.run("mkdir -p %s && mount -t tmpfs -o size=1m tmpfs %s && echo service-account-token > %s/token"
+             % (secret, secret, secret))
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true"), FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert any("not moving kubelet's state /var/lib/kubelet" in line and "1 file systems are mounted inside it (%s)"
+               % secret in line and "Nothing was changed" in line for line in proc.log), proc.log[-10:]
+    assert host.service("kubelet").is_running
+    assert node.run("findmnt --mountpoint /var/lib/kubelet", check=False).returncode != 0
+    assert not host.file("/opt/sagemaker/kubelet").exists and not host.file("/opt/sagemaker/kubelet.partial").exists
+    assert "service-account-token" not in host.check_output("grep -r service-account-token /opt/sagemaker || true")
+
+    # Pods have run here even with their volumes gone: the device plugins' sockets would be hidden.
+    node.run("umount %s" % secret)
+    proc = on_create(node)
+    assert proc.returncode == 2
+    assert any("1 pods have run on this node" in line for line in proc.log)
+    assert host.service("kubelet").is_running and not host.file("/opt/sagemaker/kubelet").exists
+
+
+def test_a_kubelet_move_that_fails_puts_kubelet_back_running_on_its_directory(bundle, volume, nodes, tmp_path):
+    node = start(nodes, "al2", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    with_kubelet(node, tmp_path)
+    listing = "cd /var/lib/kubelet && find . | sort && cat pki/kubelet.crt"
+    before = node.run(listing).stdout
+    # The copy of kubelet's state fails after kubelet was stopped (AL2 copies nothing of containerd's).
+    (tmp_path / "cp").write_text(COPY_THAT_FAILS)
+    node.copy_in(tmp_path / "cp", "/usr/local/bin/cp")
+    node.run("chmod 0755 /usr/local/bin/cp")
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true"), FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert any("moving kubelet's state failed at" in line and "Everything was put back" in line
+               and "kubelet runs again" in line for line in proc.log), proc.log[-15:]
+    assert host.service("kubelet").is_running
+    assert node.run("findmnt --mountpoint /var/lib/kubelet", check=False).returncode != 0
+    assert not host.file("/etc/systemd/system/var-lib-kubelet.mount").exists
+    assert host.check_output("ls -A /opt/sagemaker") == "containerd"
+    assert node.run(listing).stdout == before
