@@ -46,7 +46,7 @@ options:
   labels:
     description:
       - The names of the settings O(volume), O(dir) and O(source) come from, for the messages
-        (for example C({volume: containerd_data_root_volume})).
+        (keys C(volume), C(dir), C(source); values such as C(containerd_data_root_volume)).
     type: dict
     default: {}
   marker:
@@ -83,7 +83,7 @@ options:
   measure_copy:
     description:
       - Measure O(source) and the volume's free space when O(dir) is to be made afresh from it
-        (RV(fresh)), and return RV(copy).
+        (RV(fresh)), and return RV(space).
     type: bool
     default: false
   reserve_mb:
@@ -245,7 +245,7 @@ fresh:
   description: Whether the directory is made afresh (with O(platform) - V(create) or V(set_aside); without - it does not exist).
   returned: when the volume is mounted
   type: bool
-copy:
+space:
   description: With O(measure_copy), when RV(fresh) - what the copy needs and what the volume has.
   returned: when O(measure_copy) is set and RV(fresh)
   type: dict
@@ -599,7 +599,7 @@ def main():
         vfs = os.statvfs(volume)
         reserve = params['reserve_mb'] * 1024 * 1024
         free_inodes = vfs.f_favail if vfs.f_files else None
-        result['copy'] = dict(
+        result['space'] = dict(
             bytes=size, inodes=entries, free_bytes=vfs.f_bavail * vfs.f_frsize, free_inodes=free_inodes,
             reserve_bytes=reserve,
             enough=vfs.f_bavail * vfs.f_frsize - size >= reserve and (free_inodes is None or free_inodes > entries),

@@ -90,7 +90,7 @@ def test_a_fresh_volume(run_module, volume, tmp_path):
     assert result['parent'] == {'exists': False, 'mode': None, 'uid': None, 'gid': None}
     assert result['source'] == {'is_dir': False, 'is_mount_point': False, 'bound_to_dir': False, 'mounts_below': [],
                                 'mounts_below_count': 0, 'entries': {}}
-    assert result['fresh'] is True and 'action' not in result and 'copy' not in result
+    assert result['fresh'] is True and 'action' not in result and 'space' not in result
 
 
 def test_a_marked_data_root_with_an_unfinished_copy_beside_it(run_module, volume, tmp_path):
@@ -303,7 +303,7 @@ def test_a_copy_is_measured_against_the_free_space(run_module, volume, tmp_path)
     os.link(str(source / 'sub' / 'blob'), str(source / 'hardlink'))
     failed, result = run_module(args(tmp_path, platform='al2023', measure_copy=True, reserve_mb=0))
     assert not failed, result
-    copy = result['copy']
+    copy = result['space']
     assert 64 * 1024 <= copy['bytes'] < 2 * 64 * 1024  # the hard link counts once
     assert copy['inodes'] == 3 and copy['reserve_bytes'] == 0
     vfs = os.statvfs(str(volume.path))
@@ -311,13 +311,13 @@ def test_a_copy_is_measured_against_the_free_space(run_module, volume, tmp_path)
     assert copy['enough'] is True
     failed, result = run_module(args(tmp_path, platform='al2023', measure_copy=True,
                                      reserve_mb=copy['free_bytes'] // 1048576 + 1))
-    assert not failed and result['copy']['enough'] is False
+    assert not failed and result['space']['enough'] is False
 
 
 def test_nothing_is_measured_when_the_data_root_is_reused(run_module, volume, tmp_path):
     make_root(tmp_path, '{"platform": "al2023"}')
     failed, result = run_module(args(tmp_path, platform='al2023', measure_copy=True))
-    assert not failed and 'copy' not in result
+    assert not failed and 'space' not in result
 
 
 def test_mounts_below_the_source_and_pods_are_reported(run_module, volume, tmp_path):
