@@ -21,12 +21,18 @@ description:
     plugin (C(connection=aws_ssm)). The SSM target of a HyperPod node is
     C(sagemaker-cluster:<cluster-id>_<instance-group>-<instance-id>), where the cluster id is the last
     segment of the cluster ARN.
+  - A node whose identifiers are not what AWS documents never reaches ssh, the SSM target or a host name; it
+    is left out with a warning naming the node and the reason, or fails the inventory when O(strict=true).
+    The instance id must match C(^i-[0-9a-f]{8,17}$) and the cluster id (from the ARN) C(^[a-z0-9]+$); the
+    instance group name must be 1 to 63 letters, digits and hyphens, beginning and ending with a letter or
+    a digit.
+  - The variables the plugin sets are marked unsafe, so Ansible never evaluates them as templates.
   - The configuration file's name must be C(hyperpod.yml) or C(hyperpod.yaml), or end in
     C(.hyperpod.yml) or C(.hyperpod.yaml).
   - Results can be kept in Ansible's inventory cache. The cache holds the nodes as the API returned them,
     so C(statuses), C(instance_groups), C(hostnames), C(connection) and the constructed options still
     apply when the inventory comes from the cache. A cache entry made for another list of clusters or
-    another region is not used.
+    another region, or whose region is not an AWS region name, is not used.
   - Uses only the base classes of ansible-core, so the collection needs neither amazon.aws nor
     community.aws.
 author:
@@ -55,6 +61,8 @@ options:
     description:
       - The AWS region of the clusters.
       - When unset, the region of the AWS profile applies.
+      - Wherever it comes from, it must be an AWS region name such as C(us-west-2) or C(us-gov-west-1) - two
+        lowercase letters, one or more lowercase words, and a number, joined by hyphens.
     type: str
     env:
       - name: AWS_REGION
@@ -64,6 +72,8 @@ options:
       - The AWS profile (from the AWS config and credentials files) to use, for the API calls and in the
         connection settings.
       - When unset, boto3's default credential chain applies.
+      - A name with a control character (a newline, a tab, NUL...) is refused. Any other character is passed
+        on unchanged, to boto3 and through the C(ProxyCommand) to the AWS CLI (as C(--profile=<profile>)).
     type: str
     env:
       - name: AWS_PROFILE
@@ -102,7 +112,9 @@ options:
       - How Ansible reaches the nodes.
       - C(ssh_over_ssm) sets C(ansible_host) to the instance id and C(ansible_ssh_common_args) to a
         C(ProxyCommand) running C(aws ssm start-session) with the document C(AWS-StartSSHSession), so that
-        SSH goes through an SSM session. Your public key must be in the node's C(authorized_keys).
+        SSH goes through an SSM session. Your public key must be in the node's C(authorized_keys). Every
+        argument is quoted for the shell ssh runs the command with (POSIX sh, bash, zsh or fish), and every
+        C(%) doubled but that of the port (C(%p)), so that the AWS CLI gets each argument exactly.
       - C(aws_ssm) sets C(ansible_connection) to O(aws_ssm_plugin), C(ansible_aws_ssm_instance_id) to the
         SSM target, C(ansible_aws_ssm_region), and C(ansible_aws_ssm_bucket_name) and
         C(ansible_aws_ssm_profile) when O(ssm_bucket_name) and O(profile) are set.
@@ -114,6 +126,7 @@ options:
     description:
       - The user to log in as (C(ansible_user)) with O(connection=ssh_over_ssm).
       - When unset, C(ansible_user) is not set.
+      - A name with a control character is refused; any other is set unchanged (and is not templated).
     type: str
   ssm_bucket_name:
     description:
@@ -175,11 +188,13 @@ ssh_user: ec2-user
 import os
 import re
 import shlex
+import unicodedata
 from datetime import date, datetime, timezone
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
 
 try:
     import boto3
@@ -215,6 +230,16 @@ BAD_CREDENTIALS_CODES = ('UnrecognizedClientException', 'InvalidClientTokenId', 
 CREDENTIALS_HINT = ('set profile in the inventory file or AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, '
                     'or run where an instance or task role applies')
 
+# The identifiers that go into the SSM target and ansible_host, as AWS documents them (the pattern shown in
+# messages, and the same pattern without anchors for re.fullmatch: `$` would also match before a final newline).
+INSTANCE_ID = ('^i-[0-9a-f]{8,17}$', re.compile(r'i-[0-9a-f]{8,17}'))
+CLUSTER_ID = ('^[a-z0-9]+$', re.compile(r'[a-z0-9]+'))
+INSTANCE_GROUP = ('^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$', re.compile(r'[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}'))
+REGION = (r'^[a-z]{2}(-[a-z]+)+-\d+$', re.compile(r'[a-z]{2}(-[a-z]+)+-[0-9]+'))
+
+# Shell words left unquoted in the ProxyCommand: nothing any shell expands, and no '=' first (zsh's =cmd).
+BARE_WORD = re.compile(r'[A-Za-z0-9_./:-][A-Za-z0-9_./:=-]*')
+
 
 def safe_name(name):
     """Lowercase, and every character outside [a-z0-9_] becomes an underscore."""
@@ -249,6 +274,55 @@ def cluster_id_from_arn(arn):
     return arn.rsplit('/', 1)[-1]
 
 
+def shown(value, limit=100):
+    """VALUE for a message: quoted, with control characters escaped, and cut at LIMIT characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
+def valid(pattern, value):
+    return isinstance(value, str) and pattern[1].fullmatch(value) is not None
+
+
+def control_character(text):
+    """The first control character or line break in TEXT, as (offset, character), or None."""
+    for offset, char in enumerate(text):
+        if unicodedata.category(char) in ('Cc', 'Zl', 'Zp'):
+            return offset, char
+    return None
+
+
+def shell_word(word):
+    """WORD as one shell word that POSIX sh, bash, zsh and fish all read back unchanged.
+
+    ssh runs the ProxyCommand with the user's $SHELL, not always /bin/sh, and from OpenSSH 8.7 refuses an
+    option whose quotes do not pair up by its own rules, in which a backslash escapes a quote even inside
+    single quotes. So every quote and backslash stays outside quotes, escaped with a backslash, and
+    everything else goes inside single quotes, where none of those shells expands anything.
+    """
+    if BARE_WORD.fullmatch(word):
+        return word
+    parts = []
+    for run in re.split(r"([\\'])", word):
+        if run in ('\\', "'"):
+            parts.append('\\' + run)
+        elif run:
+            parts.append("'%s'" % run)
+    return ''.join(parts) or "''"
+
+
+def ssh_proxy_args(argv, port_prefix):
+    """ansible_ssh_common_args with a ProxyCommand running ARGV plus one last word, PORT_PREFIX followed by
+    the port ssh connects to.
+
+    The value meets three parsers: Ansible's ssh connection plugin splits the variable with shlex.split, ssh
+    expands %-tokens in the ProxyCommand (%% is a literal %), and the shell then parses the command.
+    """
+    words = [shell_word(word) for word in argv] + [shell_word(port_prefix)]
+    command = ' '.join(word.replace('%', '%%') for word in words) + '%p'
+    return '-o ' + shlex.quote('ProxyCommand=' + command)
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     NAME = 'hyperpod.eks_lifecycle.hyperpod'
@@ -266,7 +340,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleError('the hyperpod inventory plugin needs boto3 and botocore')
 
         clusters = self._requested_clusters()
+        for option in ('profile', 'ssh_user'):
+            self._check_one_line(option)
         region_option = self.get_option('region') or None
+        if region_option:
+            self._check_region(region_option, 'region in the inventory file, AWS_REGION or AWS_DEFAULT_REGION')
 
         cache_key = self.get_cache_key(path)
         caching = bool(self.get_option('cache'))
@@ -300,6 +378,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleError('the hyperpod inventory needs at least one cluster name or ARN in clusters')
         return clusters
 
+    def _check_one_line(self, option):
+        """Refuse an option with a control character: it has no place in a profile name or a user name, and
+        a newline in a command line is where quoting goes wrong. Anything else is passed on unchanged."""
+        value = self.get_option(option)
+        if not value:
+            return
+        found = control_character(to_native(value))
+        if found:
+            raise AnsibleError('the hyperpod inventory cannot use %s %s: it contains the control character U+%04X at '
+                               'offset %d; %s must be one line of printable characters'
+                               % (option, shown(value), ord(found[1]), found[0], option))
+
+    @staticmethod
+    def _check_region(region, origin):
+        if not valid(REGION, region):
+            raise AnsibleError('the hyperpod inventory got the AWS region %s, which is not an AWS region name (%s): '
+                               'check %s' % (shown(region), REGION[0], origin))
+
     # ------------------------------------------------------------------- cache
 
     @staticmethod
@@ -313,6 +409,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if [c.get('requested') for c in cached] != clusters:
             return None
         if region_option and entry.get('region') != region_option:
+            return None
+        if not valid(REGION, entry.get('region')):
             return None
         return entry
 
@@ -338,6 +436,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if not client.meta.region_name:
             raise AnsibleError('the hyperpod inventory has no AWS region: set region in the inventory file, '
                                'AWS_REGION or AWS_DEFAULT_REGION, or a region in the AWS profile')
+        self._check_region(client.meta.region_name, 'region in the inventory file, AWS_REGION or AWS_DEFAULT_REGION, '
+                                                    'or the region of the AWS profile')
         return client
 
     def _api_error(self, action, cluster, region, error):
@@ -418,18 +518,32 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             'hyperpod_k8s_node_name': 'hyperpod-%s' % instance_id,
         }
 
+    @staticmethod
+    def _node_problem(cluster, node):
+        """Why the node cannot be used, or None: its identifiers go into the SSM target, and its instance id
+        into ansible_host, so each must be what AWS documents."""
+        if not valid(CLUSTER_ID, cluster.get('id')):
+            return 'the cluster id %s (from the ARN %s) is not a SageMaker cluster id (%s)' % (
+                shown(cluster.get('id')), shown(cluster.get('arn')), CLUSTER_ID[0])
+        if not valid(INSTANCE_ID, node.get('InstanceId')):
+            return 'the instance id %s is not an EC2 instance id (%s)' % (shown(node.get('InstanceId')), INSTANCE_ID[0])
+        if not valid(INSTANCE_GROUP, node.get('InstanceGroupName')):
+            return 'the instance group name %s is not a SageMaker instance group name (%s)' % (
+                shown(node.get('InstanceGroupName')), INSTANCE_GROUP[0])
+        return None
+
     def _connection_vars(self, hostvars, region):
         connection = self.get_option('connection')
         profile = self.get_option('profile') or None
         if connection == 'ssh_over_ssm':
             proxy = ['aws', 'ssm', 'start-session', '--region', region]
             if profile:
-                proxy += ['--profile', profile]
-            proxy += ['--target', hostvars['hyperpod_ssm_target'], '--document-name', 'AWS-StartSSHSession',
-                      '--parameters', 'portNumber=%p']
+                # One word, so that a profile starting with '-' is not read as an option of the AWS CLI.
+                proxy.append('--profile=%s' % profile)
+            proxy += ['--target', hostvars['hyperpod_ssm_target'], '--document-name', 'AWS-StartSSHSession', '--parameters']
             result = {
                 'ansible_host': hostvars['hyperpod_instance_id'],
-                'ansible_ssh_common_args': '-o ProxyCommand="%s"' % ' '.join(shlex.quote(word) for word in proxy),
+                'ansible_ssh_common_args': ssh_proxy_args(proxy, 'portNumber='),
             }
             if self.get_option('ssh_user'):
                 result['ansible_user'] = self.get_option('ssh_user')
@@ -453,6 +567,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self.inventory.add_child(PARENT_GROUP, group)
             known_groups.add(group)
         self.inventory.add_child(group, hostname)
+
+    def _skip(self, cluster, node, problem, strict):
+        where = 'node %s of cluster %s' % (shown(node.get('InstanceId')), shown(cluster.get('name')))
+        if strict:
+            raise AnsibleParserError('the hyperpod inventory cannot use %s: %s' % (where, problem))
+        self.display.warning('hyperpod inventory: left out %s: %s' % (where, problem))
 
     def _populate(self, data):
         statuses = self.get_option('statuses') or []
@@ -478,6 +598,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     continue
                 if instance_groups and node.get('InstanceGroupName') not in instance_groups:
                     continue
+                problem = self._node_problem(cluster, node)
+                if problem:
+                    self._skip(cluster, node, problem, strict)
+                    continue
 
                 hostvars = self._host_vars(cluster, node)
                 hostname = hostvars['hyperpod_%s' % hostnames]
@@ -494,7 +618,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
                 hostvars.update(self._connection_vars(hostvars, region))
                 for key, value in hostvars.items():
-                    self.inventory.set_variable(hostname, key, value)
+                    # Unsafe, so that Ansible never templates them: each comes from the API, the cache or the
+                    # inventory file as data, and a '{{' in it (a profile name, say) must reach ssh unchanged.
+                    self.inventory.set_variable(hostname, key, wrap_var(value))
 
                 allvars = self.inventory.get_host(hostname).get_vars()
                 self._set_composite_vars(compose, allvars, hostname, strict=strict)

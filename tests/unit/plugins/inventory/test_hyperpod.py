@@ -9,6 +9,8 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,11 +21,13 @@ boto3 = pytest.importorskip('boto3')
 from botocore.stub import Stubber  # pylint: disable=wrong-import-position
 
 from ansible import constants as C  # pylint: disable=wrong-import-position
-from ansible.errors import AnsibleError  # pylint: disable=wrong-import-position
+from ansible.errors import AnsibleError, AnsibleParserError  # pylint: disable=wrong-import-position
 from ansible.inventory.data import InventoryData  # pylint: disable=wrong-import-position
 from ansible.inventory.manager import InventoryManager  # pylint: disable=wrong-import-position
 from ansible.parsing.dataloader import DataLoader  # pylint: disable=wrong-import-position
+from ansible.plugins.connection import ConnectionBase  # pylint: disable=wrong-import-position
 from ansible.plugins.loader import inventory_loader  # pylint: disable=wrong-import-position
+from ansible.template import Templar  # pylint: disable=wrong-import-position
 from ansible.utils.display import Display  # pylint: disable=wrong-import-position
 
 from ansible_collections.hyperpod.eks_lifecycle.plugins.inventory import hyperpod  # pylint: disable=wrong-import-position
@@ -198,9 +202,10 @@ def test_two_pages_of_nodes(tmp_path, client, stubber):
         'hyperpod_k8s_node_name': 'hyperpod-%s' % first,
         'ansible_host': first,
         'ansible_ssh_common_args': (
-            '-o ProxyCommand="aws ssm start-session --region us-west-2 --target sagemaker-cluster:%s_worker-%s '
-            '--document-name AWS-StartSSHSession --parameters portNumber=%%p"' % (CLUSTER_ID, first)),
+            "-o 'ProxyCommand=aws ssm start-session --region us-west-2 --target sagemaker-cluster:%s_worker-%s "
+            "--document-name AWS-StartSSHSession --parameters portNumber=%%p'" % (CLUSTER_ID, first)),
     }
+    assert proxy_argv(tmp_path, hostvars(inventory, first)) == intended_argv('sagemaker-cluster:%s_worker-%s' % (CLUSTER_ID, first))
     last = hostvars(inventory, instance_id(154))
     assert last['hyperpod_ssm_target'] == 'sagemaker-cluster:abcd1234efgh_worker-%s' % instance_id(154)
     assert NAME not in last['hyperpod_ssm_target']
@@ -296,7 +301,7 @@ def test_groups(tmp_path, client, stubber):
     expect_nodes(stubber, [[
         node(1, group='gpu-workers', itype='ml.p5.48xlarge'),
         node(2, group='gpu-workers', itype='ml.p5.48xlarge'),
-        node(3, group='cpu.ctl', itype='ml.m5.2xlarge'),
+        node(3, group='CPU-ctl', itype='ml.m5.2xlarge'),
     ]])
 
     inventory = run(tmp_path, client, clusters=['ML-Cluster'])
@@ -394,10 +399,119 @@ def test_private_dns_hostname_falls_back_to_instance_id(tmp_path, client, stubbe
 
 # ------------------------------------------------------------------------------------------- connection
 
+# An `aws` that writes the arguments it was given, each followed by a NUL, to the file $HP_ARGV.
+AWS_STUB = "#!/bin/sh\nprintf '%s\\0' \"$@\" > \"$HP_ARGV\"\n"
+SHELLS = [shell for shell in ('/bin/sh', 'bash', 'zsh', 'fish') if shutil.which(shell)]
+SSH_WHITESPACE = ' \t\r\n'
+
+
+def intended_argv(target, profile=None, port='22'):
+    """The arguments `aws` should get, for the port ssh connects to."""
+    argv = ['ssm', 'start-session', '--region', REGION]
+    if profile is not None:
+        argv.append('--profile=%s' % profile)
+    return argv + ['--target', target, '--document-name', 'AWS-StartSSHSession', '--parameters', 'portNumber=%s' % port]
+
+
+def ssh_quotes_pair_up(text):
+    """Whether OpenSSH's argv_split (misc.c) accepts TEXT: readconf.c runs it on the rest of every option line
+    since 8.7 and refuses the option ("invalid quotes") where it fails. A backslash escapes a quote, a
+    backslash and, outside quotes, a space, even inside single quotes."""
+    i, size = 0, len(text)
+    while i < size:
+        if text[i] in ' \t':
+            i += 1
+            continue
+        if text[i] == '#':
+            return True
+        quote = None
+        while i < size:
+            char = text[i]
+            if char == '\\':
+                if i + 1 < size and (text[i + 1] in '\'"\\' or (quote is None and text[i + 1] == ' ')):
+                    i += 1
+            elif quote is None and char in ' \t':
+                break
+            elif quote is None and char in '\'"':
+                quote = char
+            elif quote is not None and char == quote:
+                quote = None
+            i += 1
+        if i >= size:
+            return quote is None
+    return True
+
+
+def ssh_percent_expand(text, tokens):
+    """ssh's percent_expand (misc.c): %% is a %, %<key> the key's value, any other % an error."""
+    result = []
+    chars = iter(text)
+    for char in chars:
+        if char != '%':
+            result.append(char)
+            continue
+        key = next(chars, None)
+        assert key is not None, 'ssh: invalid format (a lone % at the end)'
+        assert key == '%' or key in tokens, 'ssh: unknown key %%%s' % key
+        result.append('%' if key == '%' else tokens[key])
+    return ''.join(result)
+
+
+def proxy_command_option(common_args):
+    """The value of the one `-o ProxyCommand=...` in COMMON_ARGS, split as Ansible's ssh connection plugin
+    splits ansible_ssh_common_args before it passes the words to ssh."""
+    words = ConnectionBase._split_ssh_args(common_args)
+    found = [i for i, word in enumerate(words) if word.startswith('ProxyCommand=')]
+    assert len(found) == 1, words
+    assert found[0] > 0 and words[found[0] - 1] == '-o', words
+    return words[found[0]]
+
+
+def ssh_command_line(option, host, port='22', user='ec2-user'):
+    """What ssh 8.7+ makes of `-o OPTION` (readconf.c, sshconnect.c): the command line it gives the shell."""
+    keyword, rest = option.rstrip(SSH_WHITESPACE + '\f').split('=', 1)
+    assert keyword == 'ProxyCommand'
+    rest = rest.lstrip(SSH_WHITESPACE)
+    assert ssh_quotes_pair_up(rest), 'ssh: command-line line 0: invalid quotes: %r' % rest
+    value = rest.lstrip(SSH_WHITESPACE + '=')
+    return ssh_percent_expand('exec %s' % value, {'h': host, 'k': host, 'n': host, 'p': port, 'r': user})
+
+
+def stub_aws(tmp_path):
+    """A directory holding the `aws` stub, an empty working directory and the file the stub writes."""
+    stub_dir = tmp_path / 'stub-bin'
+    stub_dir.mkdir(parents=True)
+    (stub_dir / 'aws').write_text(AWS_STUB)
+    (stub_dir / 'aws').chmod(0o755)
+    work = tmp_path / 'work'
+    work.mkdir()
+    env = dict(os.environ, PATH='%s%s%s' % (stub_dir, os.pathsep, os.environ.get('PATH', '/usr/bin:/bin')),
+               HP_ARGV=str(tmp_path / 'argv'))
+    return env, work, tmp_path / 'argv'
+
+
+def read_argv(path):
+    data = path.read_bytes()
+    assert data.endswith(b'\0') or data == b''
+    return [word.decode('utf-8') for word in data.split(b'\0')[:-1]]
+
+
+def proxy_argv(tmp_path, host, shell='/bin/sh', port='22'):
+    """Run the host's ProxyCommand as ssh would, through a real SHELL with `aws` replaced by the stub, and
+    return the arguments `aws` got. Fails if the working directory is not empty afterwards."""
+    command = ssh_command_line(proxy_command_option(host['ansible_ssh_common_args']), host['ansible_host'], port)
+    env, work, output = stub_aws(tmp_path / ('run-%d' % len(list(tmp_path.glob('run-*')))))
+    ran = subprocess.run([shutil.which(shell), '-c', command], cwd=str(work), env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert os.listdir(str(work)) == []
+    return read_argv(output)
+
+
 def proxy_command(target, profile=None):
-    return ('-o ProxyCommand="aws ssm start-session --region us-west-2 %s--target %s '
-            '--document-name AWS-StartSSHSession --parameters portNumber=%%p"'
-            % ('--profile %s ' % profile if profile else '', target))
+    return ("-o 'ProxyCommand=aws ssm start-session --region us-west-2 %s--target %s "
+            "--document-name AWS-StartSSHSession --parameters portNumber=%%p'"
+            % ('--profile=%s ' % profile if profile else '', target))
 
 
 def test_connection_ssh_over_ssm_default(tmp_path, client, stubber):
@@ -409,6 +523,7 @@ def test_connection_ssh_over_ssm_default(tmp_path, client, stubber):
     host = hostvars(inventory, instance_id(1))
     target = 'sagemaker-cluster:abcd1234efgh_worker-%s' % instance_id(1)
     assert host['ansible_ssh_common_args'] == proxy_command(target)
+    assert proxy_argv(tmp_path, host) == intended_argv(target)
     assert host['ansible_host'] == instance_id(1)
     assert 'ansible_user' not in host
     assert 'ansible_connection' not in host
@@ -422,9 +537,10 @@ def test_connection_ssh_over_ssm_with_profile_and_user(tmp_path, client, stubber
 
     host = hostvars(inventory, 'hyperpod-%s' % instance_id(1))
     assert host['ansible_ssh_common_args'] == (
-        '-o ProxyCommand="aws ssm start-session --region us-west-2 --profile ops '
-        '--target sagemaker-cluster:abcd1234efgh_worker-i-00000000000000001 '
-        '--document-name AWS-StartSSHSession --parameters portNumber=%p"')
+        "-o 'ProxyCommand=aws ssm start-session --region us-west-2 --profile=ops "
+        "--target sagemaker-cluster:abcd1234efgh_worker-i-00000000000000001 "
+        "--document-name AWS-StartSSHSession --parameters portNumber=%p'")
+    assert proxy_argv(tmp_path, host) == intended_argv('sagemaker-cluster:abcd1234efgh_worker-i-00000000000000001', profile='ops')
     assert host['ansible_host'] == instance_id(1)
     assert host['ansible_user'] == 'ec2-user'
 
@@ -469,6 +585,256 @@ def test_connection_none(tmp_path, client, stubber):
         'hyperpod_cluster_name', 'hyperpod_cluster_arn', 'hyperpod_cluster_id', 'hyperpod_instance_group',
         'hyperpod_instance_id', 'hyperpod_instance_type', 'hyperpod_status', 'hyperpod_launch_time',
         'hyperpod_private_dns', 'hyperpod_ssm_target', 'hyperpod_k8s_node_name'])
+
+
+# --------------------------------------------------------------------- quoting: values that must round-trip
+
+# Each must reach `aws` exactly as written, through Ansible's split, ssh's %-expansion and the shell, and do
+# nothing on the way (the side effects all land in the empty working directory, which the tests check).
+HOSTILE = [
+    "it's",
+    'say "hi"',
+    '$(touch x)',
+    '`touch x`',
+    'ops; touch x',
+    'two words',
+    ' padded ',
+    '100%',
+    '%p',
+    '%%',
+    '%h %r %n %k %C %d %',
+    'back\\slash',
+    'trailing\\',
+    "\\'",
+    '\\"',
+    '\\\\',
+    "'\"'\"'",
+    'ünïcødé-プロファイル-\U0001f600',
+    '\u00a0no-break space',
+    '{{ lookup("pipe", "touch x") }}',
+    '{% raw %}',
+    '--debug',
+    '#not-a-comment',
+    '~root',
+    '=true',
+    '*',
+    '!!',
+    '&& touch x',
+    '| touch x',
+    '> x',
+    '$HOME ${HOME}',
+]
+TARGET = 'sagemaker-cluster:%s_worker-%s' % (CLUSTER_ID, instance_id(1))
+
+
+def not_templated(value, tmp_path, monkeypatch):
+    """Whether Ansible's templating (which runs on every variable a connection plugin reads) leaves VALUE alone."""
+    work = tmp_path / 'templar'
+    work.mkdir(parents=True)
+    monkeypatch.chdir(str(work))
+    result = Templar(loader=DataLoader(), variables={}).template(value)
+    return result == value and os.listdir(str(work)) == []
+
+
+@pytest.mark.parametrize('shell', SHELLS)
+@pytest.mark.parametrize('profile', HOSTILE)
+def test_proxy_command_round_trip(tmp_path, client, stubber, monkeypatch, profile, shell):
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1)]])
+
+    inventory = run(tmp_path, client, profile=profile)
+
+    host = hostvars(inventory, instance_id(1))
+    assert proxy_argv(tmp_path, host, shell=shell) == intended_argv(TARGET, profile=profile)
+    assert proxy_argv(tmp_path, host, shell=shell, port='2222') == intended_argv(TARGET, profile=profile, port='2222')
+    assert not_templated(host['ansible_ssh_common_args'], tmp_path, monkeypatch)
+
+
+@pytest.mark.skipif(not shutil.which('ssh'), reason='needs the OpenSSH client')
+@pytest.mark.parametrize('shell', SHELLS)
+@pytest.mark.parametrize('profile', HOSTILE)
+def test_proxy_command_through_ssh(tmp_path, client, stubber, profile, shell):
+    # The real ssh, given the words as Ansible's ssh connection plugin gives them; the stub exits at once, so
+    # ssh fails after running the ProxyCommand.
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1)]])
+    host = hostvars(run(tmp_path, client, profile=profile), instance_id(1))
+    env, work, output = stub_aws(tmp_path / 'ssh')
+    env['SHELL'] = shutil.which(shell)
+    command = ['ssh', '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'UserKnownHostsFile=/dev/null',
+               '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=10']
+    command += ConnectionBase._split_ssh_args(host['ansible_ssh_common_args'])
+    command += ['-p', '2222', host['ansible_host'], 'true']
+
+    ran = subprocess.run(command, cwd=str(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                         check=False)
+
+    assert output.exists(), ran.stderr
+    assert read_argv(output) == intended_argv(TARGET, profile=profile, port='2222')
+    assert os.listdir(str(work)) == []
+
+
+@pytest.mark.parametrize('value', HOSTILE)
+def test_user_and_profile_variables_round_trip(tmp_path, client, stubber, monkeypatch, value):
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1)]])
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1)]])
+
+    over_ssh = hostvars(run(tmp_path, client, ssh_user=value), instance_id(1))
+    over_ssm = hostvars(run(tmp_path, client, connection='aws_ssm', profile=value), instance_id(1))
+
+    assert over_ssh['ansible_user'] == value
+    assert not_templated(over_ssh['ansible_user'], tmp_path / 'user', monkeypatch)
+    assert over_ssm['ansible_aws_ssm_profile'] == value
+    assert not_templated(over_ssm['ansible_aws_ssm_profile'], tmp_path / 'profile', monkeypatch)
+
+
+@pytest.mark.parametrize('option', ['profile', 'ssh_user'])
+@pytest.mark.parametrize('value, char, offset', [
+    ('ops\nx', '000A', 3),
+    ('ops\rx', '000D', 3),
+    ('\x00ops', '0000', 0),
+    ('ops\tx', '0009', 3),
+    ('ops\x1b[2J', '001B', 3),
+    ('ops\x7f', '007F', 3),
+    ('ops\x85', '0085', 3),
+    ('ops\u2028x', '2028', 3),
+])
+def test_control_characters_are_refused(tmp_path, client, stubber, option, value, char, offset):
+    message = error_of(tmp_path, client, **{option: value})
+
+    assert message == ('the hyperpod inventory cannot use %s %r: it contains the control character U+%s at offset %d; '
+                       '%s must be one line of printable characters' % (option, value, char, offset, option))
+
+
+def test_control_character_in_aws_profile_is_refused(tmp_path, client, stubber, monkeypatch):
+    monkeypatch.setenv('AWS_PROFILE', 'ops\n-o ProxyCommand=x')
+
+    message = error_of(tmp_path, client)
+
+    assert message.startswith("the hyperpod inventory cannot use profile 'ops\\n-o ProxyCommand=x': ")
+
+
+# ------------------------------------------------------------------------------- identifiers from the API
+
+def capture_warnings(monkeypatch):
+    warnings = []
+    monkeypatch.setattr(Display, 'warning', lambda self, msg, formatted=False: warnings.append(msg))
+    return warnings
+
+
+BAD_NODES = [
+    ('InstanceId', 'i-1234567', 'instance id', '^i-[0-9a-f]{8,17}$'),
+    ('InstanceId', 'i-000000000000000003', 'instance id', '^i-[0-9a-f]{8,17}$'),
+    ('InstanceId', 'i-0123456789ABCDEF0', 'instance id', '^i-[0-9a-f]{8,17}$'),
+    ('InstanceId', 'mi-0123456789abcdef0', 'instance id', '^i-[0-9a-f]{8,17}$'),
+    ('InstanceId', instance_id(3) + '\n', 'instance id', '^i-[0-9a-f]{8,17}$'),
+    ('InstanceId', instance_id(3) + '" -o ProxyCommand="touch x', 'instance id', '^i-[0-9a-f]{8,17}$'),
+    ('InstanceId', instance_id(3) + '%p', 'instance id', '^i-[0-9a-f]{8,17}$'),
+    ('InstanceGroupName', 'cpu.ctl', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', 'w"-o ProxyCommand=touch x"', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', 'worker%p', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', 'worker;id', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', 'two words', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', '-worker', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', 'worker-', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', 'w' * 64, 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+    ('InstanceGroupName', 'worker\n', 'instance group name', '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'),
+]
+
+
+@pytest.mark.parametrize('field, value, what, pattern', BAD_NODES)
+def test_node_with_bad_identifier_is_left_out(tmp_path, client, stubber, monkeypatch, field, value, what, pattern):
+    warnings = capture_warnings(monkeypatch)
+    bad = node(3)
+    bad[field] = value
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1), bad, node(2)]])
+
+    inventory = run(tmp_path, client)
+
+    assert sorted(inventory.hosts) == [instance_id(1), instance_id(2)]
+    assert warnings == ['hyperpod inventory: left out node %r of cluster %r: the %s %r is not %s (%s)' % (
+        bad['InstanceId'], NAME, what, value, 'an EC2 instance id' if field == 'InstanceId' else 'a SageMaker instance group name',
+        pattern)]
+    assert '\n' not in warnings[0]
+
+
+@pytest.mark.parametrize('field, value, what, pattern', BAD_NODES)
+def test_node_with_bad_identifier_is_an_error_with_strict(tmp_path, client, stubber, field, value, what, pattern):
+    bad = node(3)
+    bad[field] = value
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1), bad, node(2)]])
+
+    with pytest.raises(AnsibleParserError) as caught:
+        run(tmp_path, client, strict=True)
+
+    message = str(caught.value)
+    assert message.startswith('the hyperpod inventory cannot use node %r of cluster %r: the %s %r is not ' % (
+        bad['InstanceId'], NAME, what, value))
+    assert message.endswith('(%s)' % pattern)
+
+
+def test_good_identifiers_at_their_limits(tmp_path, client, stubber):
+    edge = [node(1, group='a'), node(2, group='A-b--c9'), node(3, group='w' * 63)]
+    edge[0]['InstanceId'] = 'i-0123abcd'
+    expect_cluster(stubber)
+    expect_nodes(stubber, [edge])
+
+    inventory = run(tmp_path, client, strict=True)
+
+    assert sorted(inventory.hosts) == sorted(['i-0123abcd', instance_id(2), instance_id(3)])
+
+
+@pytest.mark.parametrize('cluster_id', ['ABCD1234EFGH', 'abcd-1234', 'abcd"1234', 'abcd%p', 'abcd;id', 'abcd\n', ''])
+def test_cluster_with_bad_id_is_left_out(tmp_path, client, stubber, monkeypatch, cluster_id):
+    warnings = capture_warnings(monkeypatch)
+    bad_arn = 'arn:aws:sagemaker:us-west-2:123456789012:cluster/%s' % cluster_id
+    expect_cluster(stubber, requested=NAME2, name=NAME2, arn=bad_arn)
+    expect_nodes(stubber, [[node(1), node(2)]], arn=bad_arn)
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(11)]])
+
+    inventory = run(tmp_path, client, clusters=[NAME2, NAME])
+
+    assert sorted(inventory.hosts) == [instance_id(11)]
+    assert 'hyperpod_eval_cluster' not in inventory.groups
+    reason = 'the cluster id %r (from the ARN %r) is not a SageMaker cluster id (^[a-z0-9]+$)' % (cluster_id, bad_arn)
+    assert warnings == ['hyperpod inventory: left out node %r of cluster %r: %s' % (instance_id(n), NAME2, reason)
+                        for n in (1, 2)]
+
+
+def test_cluster_with_bad_id_is_an_error_with_strict(tmp_path, client, stubber):
+    bad_arn = 'arn:aws:sagemaker:us-west-2:123456789012:cluster/abcd"1234'
+    expect_cluster(stubber, arn=bad_arn)
+    expect_nodes(stubber, [[node(1)]], arn=bad_arn)
+
+    with pytest.raises(AnsibleParserError, match='cluster id .* is not a SageMaker cluster id'):
+        run(tmp_path, client, strict=True)
+
+
+@pytest.mark.parametrize('region', ['us-west-2; touch x', 'US-WEST-2', 'us-west-2\n', 'uswest2', 'us-west-', 'us-west-\u0662'])
+def test_bad_region_is_refused(tmp_path, client, stubber, region):
+    message = error_of(tmp_path, client, region=region)
+
+    assert message == ('the hyperpod inventory got the AWS region %r, which is not an AWS region name '
+                       '(^[a-z]{2}(-[a-z]+)+-\\d+$): check region in the inventory file, AWS_REGION or AWS_DEFAULT_REGION'
+                       % region)
+
+
+def test_bad_region_of_the_profile_is_refused(tmp_path):
+    # A region from the AWS profile reaches the plugin through the client; no API call is made.
+    local = boto3.client('sagemaker', region_name='local', aws_access_key_id='x', aws_secret_access_key='y')
+    path = tmp_path / 'fleet.hyperpod.yml'
+    path.write_text(yaml.safe_dump({'plugin': PLUGIN, 'clusters': [NAME]}))
+    with Stubber(local):
+        with pytest.raises(AnsibleError) as caught:
+            parse(str(path), local)
+    assert str(caught.value) == (
+        "the hyperpod inventory got the AWS region 'local', which is not an AWS region name (^[a-z]{2}(-[a-z]+)+-\\d+$): "
+        "check region in the inventory file, AWS_REGION or AWS_DEFAULT_REGION, or the region of the AWS profile")
 
 
 # ------------------------------------------------------------------------------------------- two clusters
@@ -574,6 +940,46 @@ def test_cache_of_other_clusters_is_not_used(tmp_path, client, stubber):
     inventory = parse(write_config(tmp_path, clusters=[NAME, ARN2], **cache_options(tmp_path)), client)
 
     assert sorted(inventory.hosts) == [instance_id(1), instance_id(11)]
+
+
+def tamper_cache(tmp_path, change):
+    """Apply CHANGE to the one entry of the jsonfile cache, as someone able to write it might."""
+    files = os.listdir(str(tmp_path / 'cache'))
+    assert len(files) == 1
+    stored = tmp_path / 'cache' / files[0]
+    entry = json.loads(stored.read_text())
+    change(entry)
+    stored.write_text(json.dumps(entry))
+
+
+def test_cache_with_a_bad_region_is_not_used(tmp_path, client, stubber):
+    path = tmp_path / 'fleet.hyperpod.yml'
+    path.write_text(yaml.safe_dump(dict({'plugin': PLUGIN, 'clusters': [NAME]}, **cache_options(tmp_path))))
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1)]])
+    parse(str(path), client)
+    tamper_cache(tmp_path, lambda entry: entry.update(region="us-west-2'; touch x"))
+
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1)]])
+    inventory = parse(str(path), client)
+
+    assert hostvars(inventory, instance_id(1))['ansible_ssh_common_args'] == proxy_command(TARGET)
+
+
+def test_cached_node_with_a_bad_identifier_is_left_out(tmp_path, client, stubber, monkeypatch):
+    warnings = capture_warnings(monkeypatch)
+    path = write_config(tmp_path, **cache_options(tmp_path))
+    expect_cluster(stubber)
+    expect_nodes(stubber, [[node(1), node(2)]])
+    parse(path, client)
+    tamper_cache(tmp_path, lambda entry: entry['clusters'][0]['nodes'][1].update(InstanceGroupName='w" -o "ProxyCommand=touch x'))
+
+    inventory = parse(path, client)
+
+    assert sorted(inventory.hosts) == [instance_id(1)]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("hyperpod inventory: left out node %r of cluster %r: the instance group name " % (instance_id(2), NAME))
 
 
 def test_cache_disabled_always_queries(tmp_path, client, stubber):
