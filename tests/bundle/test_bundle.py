@@ -217,12 +217,13 @@ def test_altered_bundle_is_refused_and_the_node_left_as_it_was(bundle, volume, n
 
 
 def test_incomplete_bundle_is_refused(bundle, volume, nodes, tmp_path):
-    # Metrics on, in the settings file: the bootstrap reads it for a run that never reached the play.
-    partial = settings_bundle(bundle, tmp_path, hyperpod_metrics_textfile_dir=TEXTFILE)
+    # Metrics on, from the environment: a settings file in a bundle that fails its check is not read.
+    partial = settings_bundle(bundle, tmp_path, hyperpod_metrics_textfile_dir="/var/lib/planted")
     next(partial.glob("runtime/py39/ansible_core-*.whl")).unlink()
     node = start(nodes, "al2023-gpu", volume)
     node.copy_in(partial, FOLDER)
-    proc = on_create(node)
+    proc = on_create(node, env={"HYPERPOD_METRICS_TEXTFILE_DIR": TEXTFILE})
+    assert node.run("test -e /var/lib/planted", check=False).returncode != 0
     assert proc.returncode == 3
     assert any("step 'verify-bundle' failed" in line and "ansible_core" in line for line in proc.log)
     assert report(node)["failure"]["step"] == "verify-bundle"
@@ -485,7 +486,7 @@ def test_files_the_checksums_do_not_list_are_never_used(bundle, volume, nodes, t
     host = testinfra.get_host("docker://" + node.name)
     node.copy_in(folder, FOLDER)
     # And nobody reads the output: the run must not notice (the log is the record).
-    proc = node.run("bash on_create.sh | head -n 1; echo rc=${PIPESTATUS[0]} >/root/rc", check=False,
+    proc = node.run("bash -c 'bash on_create.sh | head -n 1; echo rc=${PIPESTATUS[0]} >/root/rc'", check=False,
                     env={"HYPERPOD_FAILURE_WAIT": "1"}, workdir=FOLDER)
     assert len(proc.stdout.splitlines()) == 1
     log = node.run("cat " + LOG).stdout.splitlines()
