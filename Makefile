@@ -54,9 +54,12 @@ images: deps ## Build the Amazon Linux look-alike node images
 molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
 	$(ACT) cd $(COLL) && for s in $(SCENARIOS); do $(MOLECULE_ENV) molecule -c .config/molecule/config.yml test -s $$s || exit 1; done
 
-.PHONY: bundle demo lint bootstrap-tests bundle-tests fleet-tests bench bench-bootstrap bench-fleet test
+.PHONY: bundle lock demo lint bootstrap-tests bundle-tests fleet-tests bench bench-bootstrap bench-fleet test
 bundle: venv ## Write dist/lifecycle/, the folder to upload to S3 (SETTINGS=my-vars.yml to ship your settings)
 	$(ACT) SETTINGS=$(SETTINGS) bash tools/build_bundle.sh
+
+lock: venv ## Re-resolve the bundle's runtime into tools/runtime/*.txt (the only step that floats: review the diff, commit)
+	$(ACT) bash tools/lock_runtime.sh
 
 demo: deps venv images ## Build the bundle, provision a fresh offline AL2023 look-alike node with it, show the log and the result
 	$(ACT) bash tests/demo.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the machine has what the tests, the demo and the bundle need: Debian's docker engine,
-# debootstrap (node images), shellcheck, rsync, a C compiler (the pause image), and a running
+# debootstrap (node images), shellcheck, rsync, a C compiler (the pause image, the glibc check's
+# probe), binutils (readelf, for the glibc the bundle's compiled extensions need), and a running
 # docker engine. Idempotent: installs only what is missing and starts dockerd only when none answers.
 # Prints "started-dockerd <pid>" when it started one (the caller may stop it when done).
 set -euo pipefail
@@ -8,7 +9,7 @@ LOG_DIR=${LOG_DIR:-/var/tmp/hyperpod-eks-lifecycle/deps}
 mkdir -p "$LOG_DIR"
 
 need=()
-for pkg in docker.io debootstrap shellcheck rsync make gcc libc6-dev; do
+for pkg in docker.io debootstrap shellcheck rsync make gcc libc6-dev binutils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
