@@ -176,3 +176,23 @@ def test_a_failed_drain_leaves_the_node_untouched(controller, nodes, tmp_path):
     assert not provisioned(nodes[0])
     host = testinfra.get_host("docker://" + nodes[0].name)
     assert not host.file("/etc/containerd/hyperpod").exists
+
+
+def test_a_node_whose_provisioning_lock_is_held_is_left_alone_and_the_rollout_releases_its_own(controller, nodes,
+                                                                                                tmp_path):
+    start(nodes, tmp_path, 2)
+    inv = inventory(tmp_path, nodes)
+    # node1: an on_create.sh run holds the node's provisioning lock for the whole rollout.
+    nodes[1].run("mkdir -p -m 0700 /run/hyperpod-eks-lifecycle && echo 4242 > /run/hyperpod-eks-lifecycle/lock.pid"
+                 " && (flock /run/hyperpod-eks-lifecycle/lock sleep 120 </dev/null >/dev/null 2>&1 &)")
+    proc = fleet_apply(controller, inv, "-e", "hyperpod_fleet_serial=2", "-e", "hyperpod_fleet_lock_wait=3")
+    assert proc.returncode != 0
+    text = " ".join(proc.stdout.split())
+    assert "another provisioning run (pid 4242) still holds /run/hyperpod-eks-lifecycle/lock after 3s; not touching" \
+        in text, proc.stdout[-3000:]
+    assert [provisioned(node) for node in nodes] == [True, False]
+    assert sorted(set(call.split()[1] for call in kubectl_calls(controller))) == ["hyperpod-i-%017d" % 0]  # not drained
+    # node0's rollout released its lock: it is free, and no holder is left behind.
+    assert nodes[0].run("flock --nonblock /run/hyperpod-eks-lifecycle/lock true", check=False).returncode == 0
+    assert nodes[0].run("pgrep -f 'sleep 14400'", check=False).returncode != 0
+    assert nodes[0].run("stat -c %a /run/hyperpod-eks-lifecycle").stdout.strip() == "700"
