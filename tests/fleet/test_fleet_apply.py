@@ -194,5 +194,5 @@ def test_a_node_whose_provisioning_lock_is_held_is_left_alone_and_the_rollout_re
     assert sorted(set(call.split()[1] for call in kubectl_calls(controller))) == ["hyperpod-i-%017d" % 0]  # not drained
     # node0's rollout released its lock: it is free, and no holder is left behind.
     assert nodes[0].run("flock --nonblock /run/hyperpod-eks-lifecycle/lock true", check=False).returncode == 0
-    assert nodes[0].run("pgrep -f 'sleep 14400'", check=False).returncode != 0
+    assert nodes[0].run("pgrep -f '^sleep 14400$'", check=False).returncode != 0
     assert nodes[0].run("stat -c %a /run/hyperpod-eks-lifecycle").stdout.strip() == "700"
