@@ -498,12 +498,14 @@ def test_refuses_wheels_that_do_not_match_their_record(tmp_path, env, case):
 
 
 def test_accepts_record_signatures_and_padded_hashes_and_skips_headers(tmp_path, env):
-    wheel = make_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", dict(PKG, **{
+    members = dict(PKG, **{
         "pkg-1.0.dist-info/RECORD.jws": "{}", "pkg-1.0.dist-info/RECORD.p7s": "sig",
         "pkg-1.0.data/headers/pkg.h": "#define PKG 1\n",
         "pkg/padded.py": "x = 1\n",
-    }), unlisted={"pkg-1.0.dist-info/RECORD.jws", "pkg-1.0.dist-info/RECORD.p7s", "pkg/padded.py"},
-       extra_record="pkg/padded.py,sha256=%s=,6\n" % _digest(b"x = 1\n"))
+    })
+    wheel = make_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", members,
+                       unlisted={"pkg-1.0.dist-info/RECORD.jws", "pkg-1.0.dist-info/RECORD.p7s", "pkg/padded.py"},
+                       extra_record="pkg/padded.py,sha256=%s=,6\n" % _digest(b"x = 1\n"))
     proc = run(env, wheel)
     assert proc.returncode == 0, proc.stderr
     assert (site_packages(env) / "pkg" / "padded.py").read_text() == "x = 1\n"

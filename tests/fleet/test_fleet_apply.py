@@ -178,8 +178,8 @@ def test_a_failed_drain_leaves_the_node_untouched(controller, nodes, tmp_path):
     assert not host.file("/etc/containerd/hyperpod").exists
 
 
-def test_a_node_whose_provisioning_lock_is_held_is_left_alone_and_the_rollout_releases_its_own(controller, nodes,
-                                                                                                tmp_path):
+def test_a_node_whose_provisioning_lock_is_held_is_left_alone_and_the_rollout_releases_its_own(
+        controller, nodes, tmp_path):
     start(nodes, tmp_path, 2)
     inv = inventory(tmp_path, nodes)
     # node1: an on_create.sh run holds the node's provisioning lock for the whole rollout.

@@ -253,8 +253,8 @@ LABELS = {'volume': 'containerd_data_root_volume', 'dir': 'containerd_data_root_
     ({'source': '{vol}/containerd'}, 'are inside one another'),
     ({'dir': '{vol}/x\ny'}, 'must not contain control characters'),
 ])
-def test_path_settings_that_lead_elsewhere_are_refused_before_anything(run_module, volume, tmp_path, overrides,
-                                                                        message):
+def test_path_settings_that_lead_elsewhere_are_refused_before_anything(
+        run_module, volume, tmp_path, overrides, message):
     vol = str(volume.path)
     overrides = dict((key, value.format(vol=vol)) for key, value in overrides.items())
     started = time.time()
