@@ -48,6 +48,11 @@ import sysconfig
 import zipfile
 import zlib
 
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python built without lzma reads no LZMA member at all
+    LZMAError = zlib.error
+
 __metaclass__ = type
 
 SCRIPT = """# -*- coding: utf-8 -*-
@@ -70,7 +75,8 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ENTRY_POINT = re.compile(r"(?P<module>[^\s:\[\]]+)\s*:\s*(?P<attribute>[^\s:\[\]]+)\s*(?:\[(?P<extras>[^\[\]]*)\])?\Z")
 EXTRA = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
 # A corrupt archive: zipfile's own error, or what its decompressors and parsers raise.
-CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, NotImplementedError, RuntimeError)
+CORRUPT = (zipfile.BadZipFile, zlib.error, LZMAError, EOFError, struct.error, NotImplementedError, RuntimeError)
+DIGITS = re.compile(r"[0-9]+\Z")
 UNOPENABLE = CORRUPT + (OSError, ValueError)
 OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -208,7 +214,7 @@ def _record(archive, name):
                 continue
             if not sep or algorithm not in HASHES or not value:
                 raise WheelError("%s has no usable hash for %r (%r): sha256= is needed" % (name, path, digest))
-            if size and not size.isdigit():
+            if size and not DIGITS.match(size):
                 raise WheelError("%s has a bad size for %r: %r" % (name, path, size))
             record[path] = (algorithm, value.rstrip("="), int(size) if size else None)
     except csv.Error as exc:

@@ -53,8 +53,10 @@ RUNTIME_DIR=${HYPERPOD_RUNTIME_DIR:-/opt/hyperpod-eks-lifecycle/runtime}
 STATE_DIR=${HYPERPOD_STATE_DIR:-/run/hyperpod-eks-lifecycle}
 LOCK_FILE=${HYPERPOD_LOCK_FILE:-$STATE_DIR/lock}
 LOCK_WAIT=${HYPERPOD_LOCK_WAIT:-600}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-SCRIPT=$(basename "${BASH_SOURCE[0]}")
+SCRIPT=${BASH_SOURCE[0]##*/}
+# The folder this script is in, exactly (a command substitution would drop a trailing newline).
+HERE=$(case "${BASH_SOURCE[0]}" in */*) cd -- "${BASH_SOURCE[0]%/*}/" ;; esac && pwd -P && echo x)
+HERE=${HERE%$'\n'x}
 STEP=setup
 PLAYBOOK_CMD=
 PLAYBOOK=
@@ -64,6 +66,8 @@ RUN_STARTED=$(date +%s.%N)
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)-$$
 STEPS=          # "name=seconds ..." of the bootstrap steps done, for the report
 STEP_STARTED=
+CHECK_MODE=     # 1 for a --check run: its report goes to report.check.json, and no metrics
+REDACT=()       # the values given with -e, never written to the log
 
 # Standard output and error go through one relay that never stops reading: if HyperPod's reader
 # goes away (or the output was closed to begin with), the relay drops what it cannot write, and
@@ -110,8 +114,11 @@ log() {
 # stamp TAG: the same for every line read from stdin, as it arrives. It reads to the end whatever
 # happens to the log, so that the command writing into it is never cut off.
 stamp() {
-  local line
+  local line secret
   while IFS= read -r line || [ -n "$line" ]; do
+    for secret in "${REDACT[@]}"; do
+      line=${line//"$secret"/<redacted>}
+    done
     line="$(timestamp) [$1] $(one_line "$line")"
     printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true
     printf '%s\n' "$line"
@@ -183,7 +190,11 @@ metrics_dir() {
     dir=$HYPERPOD_METRICS_TEXTFILE_DIR
   elif [ -n "$BUNDLE" ] && [ -f "$BUNDLE/playbooks/vars/on_create.yml" ]; then
     settings=$BUNDLE/playbooks/vars/on_create.yml
-    dir=$(sed -n -E "s/^hyperpod_metrics_textfile_dir:[[:space:]]*['\"]?([^'\"#[:space:]]*).*$/\1/p" "$settings" | tail -n 1)
+    # A plain, a "double-quoted" or a 'single-quoted' value (spaces allowed in the quoted ones).
+    dir=$(sed -n -E -e "s/^hyperpod_metrics_textfile_dir:[[:space:]]*\"([^\"]*)\".*$/\1/p" \
+                    -e "s/^hyperpod_metrics_textfile_dir:[[:space:]]*'([^']*)'.*$/\1/p" \
+                    -e "s/^hyperpod_metrics_textfile_dir:[[:space:]]*([^\"'#[:space:]][^#]*[^#[:space:]]|[^\"'#[:space:]])[[:space:]]*(#.*)?$/\1/p" \
+                    "$settings" | tail -n 1)
   fi
   case "${dir:-}" in
     /*) printf '%s\n' "$dir" ;;
@@ -207,7 +218,13 @@ write_file() {
 # bundle that may have failed its check runs to write it.
 failure_report() {
   local rc=$1 message=$2 now started_ms dir item name value steps_json="" steps_prom="" duration
+  local report=$REPORT_FILE check=false
   report_written && return 0
+  # A preview (--check) never replaces the last real run's report, and writes no metrics.
+  if [ -n "$CHECK_MODE" ]; then
+    report=${REPORT_FILE%.json}.check.json
+    check=true
+  fi
   now=$(now_ms)
   started_ms=$((${RUN_STARTED%.*} * 1000 + 10#$(printf '%.3s' "${RUN_STARTED#*.}000")))
   duration=$(decimal_ms $((now - started_ms)))
@@ -220,7 +237,7 @@ failure_report() {
   if {
     printf '{\n'
     printf '  "bootstrap": {"steps": [%s]},\n' "$steps_json"
-    printf '  "check_mode": false,\n'
+    printf '  "check_mode": %s,\n' "$check"
     printf '  "duration_seconds": %s,\n' "$duration"
     printf '  "failure": {"exit_code": %d, "host": null, "message": %s, "role": null, "stage": "bootstrap", "step": %s, "task": null},\n' \
       "$rc" "$(json_string "$(one_line "$message" | cut -c1-2000)")" "$(json_string "$STEP")"
@@ -232,13 +249,13 @@ failure_report() {
     printf '  "schema_version": 1,\n'
     printf '  "started": "%s"\n' "$(iso_ms "$started_ms")"
     printf '}\n'
-  } | write_file "$REPORT_FILE" 0640; then
-    log info "report: $REPORT_FILE"
+  } | write_file "$report" 0640; then
+    log info "report: $report"
   else
-    log info "no report written: cannot write $REPORT_FILE"
+    log info "no report written: cannot write $report"
   fi
   dir=$(metrics_dir)
-  [ -n "$dir" ] || return 0
+  [ -n "$dir" ] && [ -z "$CHECK_MODE" ] || return 0
   {
     printf '# HELP hyperpod_provision_last_run_timestamp_seconds When the last provisioning run finished, in seconds since the epoch.\n'
     printf '# TYPE hyperpod_provision_last_run_timestamp_seconds gauge\n'
@@ -330,8 +347,11 @@ stage_bundle() {
       bad="line $number names a file with a control character or a backslash"
     elif [ -z "$bad" ] && [ "$path" = SHA256SUMS ]; then
       bad="line $number lists SHA256SUMS itself"
-    elif [ -z "$bad" ] && { [ -L "$HERE/$path" ] || [ ! -f "$HERE/$path" ]; }; then
-      if [ -L "$HERE/$path" ]; then bad="$path is a symlink"; else bad="$path: missing"; fi
+    elif [ -z "$bad" ]; then
+      bad=$(symlink_on_the_way "$path")
+      if [ -z "$bad" ] && [ ! -f "$HERE/$path" ]; then
+        bad="$path: missing"
+      fi
     fi
     [ -z "$bad" ] || break
     printf '%s  %s\n' "$hash" "$path" >>"$STAGE/sums"
@@ -369,6 +389,20 @@ stage_bundle() {
     count=$(printf '%s\n' "$ignored" | wc -l)
     log warning "ignored $count files that SHA256SUMS does not list (never used; upload with aws s3 sync --delete): $(printf '%s\n' "$ignored" | sed -n '1,20p' | tr '\n' ' ')"
   fi
+}
+
+# symlink_on_the_way PATH: "<prefix> is a symlink" for the first component of PATH (relative to the
+# folder) that is one, nothing when none is: every listed file must really be inside the folder.
+symlink_on_the_way() {
+  local rest=$1 prefix=
+  while [ -n "$rest" ]; do
+    prefix=${prefix:+$prefix/}${rest%%/*}
+    [ "$rest" = "${rest#*/}" ] && rest= || rest=${rest#*/}
+    if [ -L "$HERE/$prefix" ]; then
+      printf '%s is a symlink' "$prefix"
+      return
+    fi
+  done
 }
 
 # clean_stages: remove the staging directories of runs that are gone (killed). Called with the lock
@@ -427,15 +461,19 @@ runtime() {
   # The installed runtime is named after the checksums of its wheels: a new bundle gets a new one.
   digest=$(grep -E "  runtime/($tag/|install_wheels|requirements-$tag)" "$STAGE/sums" | sha256sum | cut -c1-12)
   dest=$RUNTIME_DIR/$tag-$digest
-  if [ -f "$dest/.complete" ] && [ -x "$dest/bin/ansible-playbook" ]; then
+  # Only root may have written what runs as root: the runtime directory and every directory above it.
+  if [ -e "$RUNTIME_DIR" ] || [ -L "$RUNTIME_DIR" ]; then
+    trusted "$RUNTIME_DIR" \
+      || fail 4 "$RUNTIME_DIR (or a directory above it) is a symlink, not $(id -un)'s, or writable by others; not running a runtime from there"
+  fi
+  if [ -f "$dest/.complete" ] && [ -x "$dest/bin/ansible-playbook" ] && trusted_runtime "$dest"; then
     log info "runtime: reusing $dest (Python $version)"
   else
     log info "runtime: installing ansible-core for Python $version into $dest (offline)"
     mkdir -p "$RUNTIME_DIR"
+    trusted "$RUNTIME_DIR" \
+      || fail 4 "$RUNTIME_DIR (or a directory above it) is a symlink, not $(id -un)'s, or writable by others; not installing a runtime there"
     chmod 0755 "$RUNTIME_DIR"
-    if [ -L "$RUNTIME_DIR" ] || [ -n "$(find "$RUNTIME_DIR" -maxdepth 0 -perm /022)" ]; then
-      fail 4 "$RUNTIME_DIR is a symlink or writable by others; not installing a runtime there"
-    fi
     rm -rf "$dest"
     # A venv of the OS's Python (which stays as it is); --without-pip, as the OS's Python need not
     # have ensurepip. The bundle's wheels are checked, pinned and complete, so installing them is
@@ -454,6 +492,32 @@ runtime() {
   fi
   PLAYBOOK_CMD=$dest/bin/ansible-playbook
   log info "runtime: $("$PLAYBOOK_CMD" --version | sed -n '1s/ *$//p') ready in $(seconds_since "$started")s"
+}
+
+# trusted DIR: DIR is a real directory of this user's that no one else can write to, and so is
+# every directory above it (one that others may write to must be sticky, as /tmp is).
+trusted() {
+  local dir=$1
+  [ -d "$dir" ] && [ ! -L "$dir" ] && owned_and_private "$dir" || return 1
+  while [ "$dir" != / ] && [ -n "$dir" ]; do
+    dir=$(dirname -- "$dir")
+    [ -d "$dir" ] && [ ! -L "$dir" ] || return 1
+    case "$(stat -c %u -- "$dir")" in 0 | "$(id -u)") ;; *) return 1 ;; esac
+    [ -z "$(find "$dir" -maxdepth 0 -perm /022 ! -perm -1000)" ] || return 1
+  done
+}
+
+owned_and_private() {  # owned_and_private PATH: PATH is this user's, not writable by group or others
+  [ "$(stat -c %u -- "$1")" = "$(id -u)" ] && [ -z "$(find "$1" -maxdepth 0 -perm /022)" ]
+}
+
+# trusted_runtime DEST: an installed runtime that only this user can have written: DEST, its bin,
+# ansible-playbook and the Python it runs.
+trusted_runtime() {
+  [ -d "$1" ] && [ ! -L "$1" ] && owned_and_private "$1" \
+    && [ -d "$1/bin" ] && [ ! -L "$1/bin" ] && owned_and_private "$1/bin" \
+    && [ ! -L "$1/bin/ansible-playbook" ] && owned_and_private "$1/bin/ansible-playbook" \
+    && owned_and_private "$1/.complete"
 }
 
 # lock: one provisioning run at a time on a node. A second run waits up to LOCK_WAIT seconds for
@@ -480,6 +544,7 @@ lock() {
 
 # redacted ARG...: the arguments as the log shows them, with the values given to -e/--extra-vars
 # replaced (a file given as -e @FILE is named).
+# Also notes the values (REDACT) and a --check run (CHECK_MODE).
 redacted() {
   local arg out=() take=
   for arg in "$@"; do
@@ -488,6 +553,11 @@ redacted() {
       out+=("$(redact_value "$arg")")
       continue
     fi
+    case "$arg" in
+      --ch | --che | --chec | --check) CHECK_MODE=1 ;;
+      --*) ;;
+      -*C*) [[ $arg == *[!a-zA-Z-]* ]] || CHECK_MODE=1 ;;
+    esac
     case "$arg" in
       --e=* | --ex=* | --ext=* | --extr=* | --extra=* | --extra-=* | --extra-v=* | --extra-va=* | --extra-var=* | --extra-vars=*)
         out+=("${arg%%=*}=$(redact_value "${arg#*=}")") ;;
@@ -514,10 +584,36 @@ redact_value() {
   esac
 }
 
+# note_secrets ARG...: REDACT gets every value given to -e/--extra-vars (but a file's name), so that
+# no output line of ansible-playbook (its ERROR! lines quote a value it cannot read) logs it.
+note_secrets() {
+  local arg take=
+  for arg in "$@"; do
+    if [ -n "$take" ]; then
+      take=
+      [[ $arg == @* ]] || [ -z "$arg" ] || REDACT+=("$arg")
+      continue
+    fi
+    case "$arg" in
+      --e=* | --ex=* | --ext=* | --extr=* | --extra=* | --extra-=* | --extra-v=* | --extra-va=* | --extra-var=* | --extra-vars=*)
+        arg=${arg#*=}
+        [[ $arg == @* ]] || [ -z "$arg" ] || REDACT+=("$arg") ;;
+      --e | --ex | --ext | --extr | --extra | --extra- | --extra-v | --extra-va | --extra-var | --extra-vars) take=1 ;;
+      --*) ;;
+      -*e) take=1 ;;
+      -*e*)
+        arg=${arg#*e}
+        [[ $arg == @* ]] || [ -z "$arg" ] || REDACT+=("$arg") ;;
+    esac
+  done
+}
+
 main() {
   local rc started error
 
   trap on_exit EXIT
+  note_secrets "$@"
+  redacted "$@" >/dev/null
   if ! { mkdir -p "$(dirname "$LOG_FILE")" && touch "$LOG_FILE" && chmod 0640 "$LOG_FILE"; } 2>/dev/null; then
     printf '%s [warning] cannot write %s; logging to standard output only\n' "$(timestamp)" "$LOG_FILE"
   fi

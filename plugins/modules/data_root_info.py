@@ -29,7 +29,10 @@ description:
   - With O(platform), also classifies the directory by its generation marker (the decision the
     C(containerd_data_root) role acts on), and fails, changing nothing, where it must stop.
   - With O(measure_copy), measures what a copy of O(source) would need (bytes and inodes) against
-    what the volume has free, keeping O(reserve_mb) to spare.
+    what the volume has free, keeping O(reserve_mb) to spare (an unfinished copy of this
+    collection's, which the role removes before it copies, counts as free).
+  - A staging directory (O(dir) plus O(staging_suffix)) that this collection did not make, where a
+    copy is coming, stops the module, changing nothing.
 options:
   volume:
     description: The data volume's mount point.
@@ -95,6 +98,36 @@ options:
     type: list
     elements: str
     default: []
+  staging_marker:
+    description:
+      - The name of the file a copy writes into the staging directory before it copies anything. A
+        staging directory that is empty, or holds this file or the generation marker O(marker), was
+        made by this collection (RV(staging.ours)).
+    type: str
+    default: .hyperpod-eks-lifecycle.staging
+  plus_bytes:
+    description:
+      - With O(measure_copy), what another copy to the same volume in the same run needs, in bytes
+        (kubelet's state after containerd's data); RV(space.enough) is then for both.
+    type: int
+    default: 0
+  plus_inodes:
+    description: With O(measure_copy), the inodes that other copy needs.
+    type: int
+    default: 0
+  disjoint_from:
+    description:
+      - Other directories (setting name to path) that O(dir) must be neither inside, nor hold, nor be
+        (for example containerd's data root, for kubelet's state).
+    type: dict
+    default: {}
+  for_mount_unit:
+    description:
+      - O(dir) and O(source) become a systemd mount unit's C(What=) and C(Where=), so paths with
+        C(%), a backslash or whitespace (which systemd would read as specifiers, escapes or
+        separators) are refused.
+    type: bool
+    default: false
 author:
   - hyperpod.eks_lifecycle contributors (@hyperpod)
 extends_documentation_fragment:
@@ -181,6 +214,20 @@ staging_exists:
   description: Whether an unfinished copy (O(dir) plus O(staging_suffix)) exists.
   returned: when the volume is mounted
   type: bool
+staging:
+  description: The staging directory (O(dir) plus O(staging_suffix)).
+  returned: when the volume is mounted
+  type: dict
+  contains:
+    path:
+      description: Its path.
+      type: str
+    exists:
+      description: Whether it exists.
+      type: bool
+    ours:
+      description: Whether it is this collection's (empty, or holding O(staging_marker) or O(marker)).
+      type: bool
 parent:
   description: The directory that holds O(dir).
   returned: when the volume is mounted
@@ -206,6 +253,9 @@ source:
     is_dir:
       description: Whether it is a directory.
       type: bool
+    mode:
+      description: Its mode in octal (V(null) when it is not a directory), for the copy's own directory.
+      type: str
     is_mount_point:
       description: Whether it is a mount point itself.
       type: bool
@@ -257,7 +307,15 @@ space:
       description: How many entries O(source) holds.
       type: int
     free_bytes:
-      description: The space free on the volume (for an unprivileged user; root may have a little more).
+      description:
+        - The space free on the volume (for an unprivileged user; root may have a little more), plus
+          what an unfinished copy of this collection's holds.
+      type: int
+    needed_bytes:
+      description: RV(space.bytes) plus O(plus_bytes).
+      type: int
+    needed_inodes:
+      description: RV(space.inodes) plus O(plus_inodes).
       type: int
     free_inodes:
       description: The inodes free on the volume (V(null) where the file system does not count them).
@@ -266,7 +324,7 @@ space:
       description: O(reserve_mb) in bytes.
       type: int
     enough:
-      description: Whether the copy fits with the reserve to spare.
+      description: Whether the copy (and the other one, O(plus_bytes)) fits with the reserve to spare.
       type: bool
 '''
 
@@ -384,6 +442,15 @@ def describe_dir(path, marker, limit):
     return info
 
 
+def describe_staging(path, markers):
+    exists = os.path.lexists(path)
+    ours = False
+    if exists and os.path.isdir(path) and not os.path.islink(path):
+        names = os.listdir(path)
+        ours = not names or any(name in names for name in markers)
+    return dict(path=path, exists=exists, ours=ours)
+
+
 def describe_parent(path):
     try:
         st = os.lstat(path)
@@ -473,6 +540,9 @@ def check_paths(params, labels):
     """The checks that need no mount: as strings, then as resolved, against the OS's directories."""
     for key in ('volume', 'dir', 'source'):
         check_setting(labels[key], params[key])
+        if params['for_mount_unit'] and key != 'volume' and re.search(r'[%\\\s]', params[key]):
+            raise Refusal("%s %r must not contain '%%', a backslash or whitespace (it names a systemd mount unit's "
+                          "directory). Nothing was changed." % (labels[key], params[key]))
     paths = dict((key, real(params[key])) for key in ('volume', 'dir', 'source'))
     for key in ('volume', 'dir', 'source'):
         if paths[key] in PROTECTED:
@@ -484,9 +554,12 @@ def check_paths(params, labels):
         raise Refusal('%s %s%s is not inside %s %s%s. Nothing was changed.'
                       % (labels['dir'], params['dir'], describe_resolved(params['dir'], paths['dir']),
                          labels['volume'], params['volume'], describe_resolved(params['volume'], paths['volume'])))
-    if paths['dir'] == paths['source'] or inside(paths['dir'], paths['source']) or inside(paths['source'], paths['dir']):
-        raise Refusal('%s %s and %s %s are inside one another. Nothing was changed.'
-                      % (labels['dir'], paths['dir'], labels['source'], paths['source']))
+    others = [(labels['source'], paths['source'])] + sorted(
+        (name, real(path)) for name, path in (params['disjoint_from'] or {}).items())
+    for name, other in others:
+        if paths['dir'] == other or inside(paths['dir'], other) or inside(other, paths['dir']):
+            raise Refusal('%s %s and %s %s are inside one another. Nothing was changed.'
+                          % (labels['dir'], paths['dir'], name, other))
     return paths
 
 
@@ -525,6 +598,11 @@ def main():
             platform=dict(type='str', choices=['al2', 'al2023']),
             unmarked_policy=dict(type='str', default='set_aside', choices=['set_aside', 'adopt', 'fail']),
             measure_copy=dict(type='bool', default=False),
+            staging_marker=dict(type='str', default='.hyperpod-eks-lifecycle.staging'),
+            plus_bytes=dict(type='int', default=0),
+            plus_inodes=dict(type='int', default=0),
+            disjoint_from=dict(type='dict', default={}),
+            for_mount_unit=dict(type='bool', default=False),
             reserve_mb=dict(type='int', default=1024),
             inspect=dict(type='list', elements='str', default=[]),
         ),
@@ -533,10 +611,11 @@ def main():
     params = module.params
     if params['wait_timeout'] < 0 or params['wait_interval'] <= 0:
         module.fail_json(msg='wait_timeout must be 0 or more and wait_interval more than 0')
-    if '/' in params['marker']:
-        module.fail_json(msg='marker must be a file name, not a path: %s' % params['marker'])
-    if params['reserve_mb'] < 0:
-        module.fail_json(msg='reserve_mb must be 0 or more')
+    for key in ('marker', 'staging_marker'):
+        if '/' in params[key]:
+            module.fail_json(msg='%s must be a file name, not a path: %s' % (key, params[key]))
+    if params['reserve_mb'] < 0 or params['plus_bytes'] < 0 or params['plus_inodes'] < 0:
+        module.fail_json(msg='reserve_mb, plus_bytes and plus_inodes must be 0 or more')
     labels = dict((key, (params['labels'] or {}).get(key) or key) for key in ('volume', 'dir', 'source'))
     try:
         paths = check_paths(params, labels)
@@ -576,9 +655,11 @@ def main():
             source_mount_unit=mount_unit(source_path),
             data_root=data_root,
             staging_exists=os.path.lexists(dir_path + params['staging_suffix']),
+            staging=describe_staging(dir_path + params['staging_suffix'], (params['staging_marker'], params['marker'])),
             parent=describe_parent(os.path.dirname(dir_path)),
             source=dict(
                 is_dir=os.path.isdir(source_path),
+                mode=describe_parent(source_path)['mode'],
                 is_mount_point=source_mount is not None,
                 bound_to_dir=source_mount is not None and source_mount['device'] == volume_mount['device']
                 and os.path.normpath(source_mount['root']) == expected_root,
@@ -592,17 +673,26 @@ def main():
                                    params['marker'], time.time()))
         else:
             result['fresh'] = not data_root['exists']
+        staging = result['staging']
+        if result['fresh'] and staging['exists'] and not staging['ours']:
+            raise Refusal('%s exists and was not made by this collection (it holds no %s); a copy would remove it. '
+                          'Move it away. Nothing was changed.' % (staging['path'], params['staging_marker']))
     except Refusal as exc:
         module.fail_json(msg=str(exc), **result)
     if params['measure_copy'] and result['fresh'] and not result['source']['bound_to_dir']:
         size, entries = measure(source_path) if result['source']['is_dir'] else (0, 0)
+        # An unfinished copy of ours is removed before the copy: what it holds is free for it.
+        held, held_entries = measure(result['staging']['path']) if result['staging']['ours'] else (0, 0)
         vfs = os.statvfs(volume)
         reserve = params['reserve_mb'] * 1024 * 1024
-        free_inodes = vfs.f_favail if vfs.f_files else None
+        free_bytes = vfs.f_bavail * vfs.f_frsize + held
+        free_inodes = vfs.f_favail + held_entries if vfs.f_files else None
+        needed_bytes = size + params['plus_bytes']
+        needed_inodes = entries + params['plus_inodes']
         result['space'] = dict(
-            bytes=size, inodes=entries, free_bytes=vfs.f_bavail * vfs.f_frsize, free_inodes=free_inodes,
-            reserve_bytes=reserve,
-            enough=vfs.f_bavail * vfs.f_frsize - size >= reserve and (free_inodes is None or free_inodes > entries),
+            bytes=size, inodes=entries, free_bytes=free_bytes, free_inodes=free_inodes, reserve_bytes=reserve,
+            needed_bytes=needed_bytes, needed_inodes=needed_inodes,
+            enough=free_bytes - needed_bytes >= reserve and (free_inodes is None or free_inodes > needed_inodes),
         )
     module.exit_json(**result)
 

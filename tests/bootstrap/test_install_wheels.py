@@ -394,6 +394,18 @@ def _deflated_and_damaged(path):
     return wheel
 
 
+def _lzma_and_damaged(path):
+    wheel = make_wheel(path, dict(PKG, **{"pkg/big.py": "# padding\n" * 2000}), compression=zipfile.ZIP_LZMA)
+    with zipfile.ZipFile(str(wheel)) as archive:
+        info = archive.getinfo("pkg/big.py")
+    data = bytearray(wheel.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for offset in range(start + 8, start + info.compress_size - 2):
+        data[offset] ^= 0x5A
+    wheel.write_bytes(bytes(data))
+    return wheel
+
+
 def _with(extra, **kwargs):
     def build(path):
         return make_wheel(path, dict(PKG, **extra), **kwargs)
@@ -431,6 +443,7 @@ CORRUPT_WHEELS = {
     "truncated end": (_raw(lambda data: data[:-10]), "cannot open"),
     "bad CRC": (_stored_with_a_bad_crc, "corrupt wheel: Bad CRC-32"),
     "damaged deflate stream": (_deflated_and_damaged, "corrupt wheel"),
+    "damaged lzma stream": (_lzma_and_damaged, "corrupt wheel"),
     "a directory": (_directory, "cannot open"),
     "missing file": (_missing, "cannot open"),
     "entry_points.txt not UTF-8": (_with({"pkg-1.0.dist-info/entry_points.txt": b"[console_scripts]\ndemo = pkg:m\xffain\n"}),
@@ -484,6 +497,8 @@ BAD_RECORDS = {
     "wrong size": (dict(unlisted={"pkg/__init__.py"}, extra_record="pkg/__init__.py,sha256=%s,%d\n" % (_digest(INIT), len(INIT) + 1)),
                    "is %d bytes" % len(INIT)),
     "listed twice": (dict(extra_record=record_line("pkg/__init__.py", INIT)), "lists 'pkg/__init__.py' twice"),
+    "a size that is a digit but not a number": (
+        dict(unlisted={"pkg/__init__.py"}, extra_record="pkg/__init__.py,sha256=%s,\u00b2\n" % _digest(INIT)), "has a bad size"),
     "no RECORD": (dict(record=False), "it has no pkg-1.0.dist-info/RECORD"),
 }
 

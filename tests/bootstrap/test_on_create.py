@@ -611,3 +611,89 @@ def test_values_given_with_extra_vars_are_not_logged(bundle, tmp_path):
     assert "-e @my-vars.yml --check" in text and "--extra-vars=<redacted>" in text and "-e <redacted>" in text
     # ansible-playbook still gets them as they were given.
     assert (bundle.parent / "argv").read_text().splitlines()[3:] == args
+
+
+def test_a_value_ansible_playbook_quotes_back_is_not_logged_either(bundle):
+    # ansible-playbook's own ERROR! line quotes an -e value it cannot read.
+    proc = run(bundle, "-e", "[hunter2-list]", rc=1,
+               STANDIN_SAY="ERROR! Invalid extra vars data supplied. '[hunter2-list]' could not be made into a dictionary")
+    assert proc.returncode == 1
+    assert "hunter2" not in "\n".join(proc.log)
+    assert "'<redacted>' could not be made into a dictionary" in "\n".join(proc.log)
+    report = check_report((bundle.parent / "log" / "report.json").read_text())
+    assert "hunter2" not in report["failure"]["message"]
+
+
+def test_a_preview_that_fails_never_replaces_the_last_report_or_the_metrics(bundle):
+    log = bundle.parent / "log"
+    log.mkdir()
+    (log / "report.json").write_text('{"outcome": "succeeded"}\n')
+    textfile = bundle.parent / "textfile"
+    for args in (["--check", "--diff"], ["-CD"], ["--chec"]):
+        proc = run(bundle, *args, HYPERPOD_PLAYBOOK=str(bundle / "gone.yml"), HYPERPOD_METRICS_TEXTFILE_DIR=str(textfile))
+        assert proc.returncode == 2
+        assert (log / "report.json").read_text() == '{"outcome": "succeeded"}\n'
+        preview = check_report((log / "report.check.json").read_text())
+        assert preview["check_mode"] is True and preview["failure"]["step"] == "locate-playbook"
+        assert not textfile.exists()
+
+
+def test_a_listed_file_reached_through_a_symlinked_directory_is_refused(bundle, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("x\n")
+    (bundle / "sub").symlink_to(outside)
+    with open(bundle / "SHA256SUMS", "a") as sums:
+        sums.write("%s  sub/secret.txt\n" % hashlib.sha256(b"x\n").hexdigest())
+    proc = run(bundle)
+    assert proc.returncode == 3
+    assert any("the bundle is refused" in line and "sub is a symlink" in line for line in proc.log), proc.log
+
+
+def test_a_runtime_someone_else_could_write_is_never_run(bundle, tmp_path):
+    runtime_bundle(bundle)
+    runtime = tmp_path / "runtime"
+    first = run(bundle, HYPERPOD_PYTHON=sys.executable, HYPERPOD_RUNTIME_DIR=str(runtime))
+    assert first.returncode == 0, first.log
+    installed = next(runtime.iterdir())
+    # Someone made the installed runtime writable by others (or planted it): it is installed again.
+    (installed / "bin" / "ansible-playbook").chmod(0o777)
+    again = run(bundle, HYPERPOD_PYTHON=sys.executable, HYPERPOD_RUNTIME_DIR=str(runtime))
+    assert again.returncode == 0
+    assert any("runtime: installing ansible-core" in line for line in again.log[len(first.log):])
+    assert stat.S_IMODE((installed / "bin" / "ansible-playbook").stat().st_mode) == 0o755
+    # A runtime directory others can write to is refused, reused or not.
+    runtime.chmod(0o777)
+    refused = run(bundle, HYPERPOD_PYTHON=sys.executable, HYPERPOD_RUNTIME_DIR=str(runtime))
+    assert refused.returncode == 4
+    assert any("or writable by others; not running a runtime from there" in line for line in refused.log)
+    # A symlinked runtime directory is refused without touching what it points at.
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(target)
+    refused = run(bundle, HYPERPOD_PYTHON=sys.executable, HYPERPOD_RUNTIME_DIR=str(tmp_path / "link"))
+    assert refused.returncode == 4
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700 and list(target.iterdir()) == []
+
+
+def test_a_folder_whose_name_ends_with_a_newline_is_itself(tmp_path, bundle):
+    odd = tmp_path / "lifecycle\n"
+    shutil.copytree(bundle, odd)
+    # A sibling without the newline, which a careless path computation would read instead.
+    (bundle / "SHA256SUMS").unlink()
+    proc = run(odd, tmp=bundle.parent)
+    assert proc.returncode == 0, proc.log
+    assert any("bundle verified: 2 files" in line for line in proc.log)
+
+
+@pytest.mark.parametrize("line", ['"{dir}"', "'{dir}'", '"{dir}"  # a comment'])
+def test_the_metrics_directory_of_a_checked_bundle_may_have_spaces(bundle, tmp_path, line):
+    textfile = tmp_path / "node exporter"
+    settings = bundle / "playbooks" / "vars" / "on_create.yml"
+    settings.parent.mkdir()
+    settings.write_text("hyperpod_metrics_textfile_dir: %s\n" % line.format(dir=textfile))
+    write_sums(bundle)
+    proc = run(bundle, HYPERPOD_PLAYBOOK=str(bundle / "gone.yml"))
+    assert proc.returncode == 2
+    assert (textfile / "hyperpod_provision.prom").exists()
+    assert not (tmp_path / "node").exists()

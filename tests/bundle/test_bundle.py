@@ -347,8 +347,10 @@ def test_a_copy_interrupted_by_a_killed_run_is_never_made_live(bundle, volume, n
     # What a run killed during the copy leaves: containerd stopped, a half-filled data-root.partial.
     node = start(nodes, "al2023", volume)
     node.run("systemctl stop containerd")
+    # (The copy marks its staging directory as this collection's before it copies into it.)
     node.run("mkdir -p /opt/sagemaker/containerd/data-root.partial/io.containerd.content.v1.content"
-             " && echo half > /opt/sagemaker/containerd/data-root.partial/io.containerd.content.v1.content/junk")
+             " && echo half > /opt/sagemaker/containerd/data-root.partial/io.containerd.content.v1.content/junk"
+             " && echo '{\"platform\": \"al2023\"}' > /opt/sagemaker/containerd/data-root.partial/.hyperpod-eks-lifecycle.json")
     node.copy_in(bundle, FOLDER)
     proc = on_create(node)
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -536,8 +538,9 @@ def test_path_settings_that_point_elsewhere_are_refused_before_anything_moves(bu
     node = start(nodes, "al2023", volume)
     host = testinfra.get_host("docker://" + node.name)
     node.copy_in(bundle, FOLDER)
-    node.run("mkdir -p /opt/sagemaker/escape && ln -s /etc /opt/sagemaker/escape/containerd")
-    untouched = ("ls -A /etc | md5sum; ls -A /var | md5sum; ls -A /opt/sagemaker; systemctl show -p MainPID containerd;"
+    node.run("mkdir -p /opt/sagemaker/escape && ln -s /etc /opt/sagemaker/escape/containerd"
+             " && mkdir /opt/sagemaker/ckpt.partial && echo 'user checkpoint' > /opt/sagemaker/ckpt.partial/epoch-7.pt")
+    untouched = ("stat -c %a /opt/sagemaker; cat /opt/sagemaker/ckpt.partial/epoch-7.pt; ""ls -A /etc | md5sum; ls -A /var | md5sum; ls -A /opt/sagemaker; systemctl show -p MainPID containerd;"
                  " md5sum /etc/containerd/config.toml; ls /etc/containerd")
     before = node.run(untouched).stdout
     cases = [
@@ -550,11 +553,19 @@ def test_path_settings_that_point_elsewhere_are_refused_before_anything_moves(bu
         (["-e", "containerd_data_root_source=/var/lib"], "containerd_data_root_source /var/lib is an operating system"),
         (["-e", "containerd_data_root_kubelet=true", "-e", "containerd_data_root_kubelet_source=/etc"],
          "containerd_data_root_kubelet_source /etc is an operating system directory"),
+        (["-e", "containerd_data_root_kubelet=true", "-e",
+          "containerd_data_root_kubelet_dir=/opt/sagemaker/containerd/data-root/kubelet"],
+         "and containerd_data_root_dir /opt/sagemaker/containerd/data-root are inside one another"),
+        # A data root named by the admin, beside which a directory of theirs has the staging name.
+        (["-e", "containerd_data_root_dir=/opt/sagemaker/ckpt"],
+         "/opt/sagemaker/ckpt.partial exists and was not made by this collection"),
+        (["-e", "hyperpod_nvidia_runtime=maybe"], "hyperpod_nvidia_runtime"),
     ]
     for args, why in cases:
         proc = run_with(node, *args)
         assert proc.returncode == 2, (args, proc.stdout[-2000:])
-        assert any("[ansible] failed: " in line and why in line for line in proc.log), (args, proc.log[-15:])
+        assert any(("[ansible] failed: " in line or "[ansible-playbook] fatal: " in line) and why in line
+                   for line in proc.log), (args, proc.log[-15:])
         assert node.run(untouched).stdout == before, args
     assert not host.file("/opt/sagemaker/containerd").exists and not host.file("/etc/data-root").exists
 
@@ -566,6 +577,7 @@ def test_path_settings_that_point_elsewhere_are_refused_before_anything_moves(bu
     assert any("(/opt/volume-link is a symlink to /opt/sagemaker)" in line for line in proc.log), proc.log[-30:]
     assert daemon_content_root(host) == DATA_ROOT + "/io.containerd.content.v1.content"
     assert dump(host, LAYER_CONFIG)["root"] == DATA_ROOT
+    assert node.run("stat -c %a /opt/sagemaker").stdout == before.split("\n")[0] + "\n"  # the volume's mode is its own
 
 
 def test_a_copy_that_does_not_fit_is_refused_before_containerd_stops(bundle, nodes, tmp_path):
@@ -676,3 +688,48 @@ def test_a_kubelet_move_that_fails_puts_kubelet_back_running_on_its_directory(bu
     assert not host.file("/etc/systemd/system/var-lib-kubelet.mount").exists
     assert host.check_output("ls -A /opt/sagemaker") == "containerd"
     assert node.run(listing).stdout == before
+
+
+def test_kubelet_runs_again_when_a_later_role_fails(bundle, volume, nodes, tmp_path):
+    node = start(nodes, "al2023-gpu", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    with_kubelet(node, tmp_path)
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true"), FOLDER)
+    proc = run_with(node, "-e", "nvidia_runtime_cdi=bogus")  # nvidia_runtime fails at its argument check
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert any("nvidia_runtime_cdi" in line for line in proc.log)
+    assert host.service("kubelet").is_running
+    assert host.check_output("findmnt --noheadings --output SOURCE --mountpoint /var/lib/kubelet").endswith("/kubelet]")
+
+
+def test_containerd_and_kubelet_copies_are_measured_together_before_either(bundle, nodes, tmp_path):
+    node = start(nodes, "al2023", None, volume_size="60m")
+    host = testinfra.get_host("docker://" + node.name)
+    node.run("head -c 30000000 /dev/urandom > /var/lib/containerd/filler && mkdir -p /var/lib/kubelet"
+             " && head -c 32000000 /dev/urandom > /var/lib/kubelet/filler")
+    pid = host.check_output("systemctl show --property=MainPID --value containerd")
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true", containerd_data_root_reserve_mb=1),
+                 FOLDER)
+    proc = on_create(node)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert any("not enough free space on the volume for it and containerd's data" in line for line in proc.log), \
+        proc.log[-10:]
+    assert host.check_output("systemctl show --property=MainPID --value containerd") == pid
+    assert host.check_output("ls -A /opt/sagemaker") == ""
+
+
+def test_kubelet_state_left_on_the_volume_unmounted_is_mounted_again(bundle, volume, nodes, tmp_path):
+    node = start(nodes, "al2", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    with_kubelet(node, tmp_path)
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true"), FOLDER)
+    assert on_create(node).returncode == 0
+    # What a run killed between the copy and the mount leaves (or a kept volume): the state on the
+    # volume, no mount, no unit.
+    node.run("systemctl disable --now var-lib-kubelet.mount && rm /etc/systemd/system/var-lib-kubelet.mount"
+             " && systemctl daemon-reload")
+    proc = on_create(node)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert any("is on the volume already" in line for line in proc.log)
+    assert host.check_output("findmnt --noheadings --output SOURCE --mountpoint /var/lib/kubelet").endswith("/kubelet]")
+    assert host.service("kubelet").is_running

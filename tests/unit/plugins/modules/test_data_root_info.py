@@ -88,7 +88,7 @@ def test_a_fresh_volume(run_module, volume, tmp_path):
                                    'names': []}
     assert result['staging_exists'] is False
     assert result['parent'] == {'exists': False, 'mode': None, 'uid': None, 'gid': None}
-    assert result['source'] == {'is_dir': False, 'is_mount_point': False, 'bound_to_dir': False, 'mounts_below': [],
+    assert result['source'] == {'is_dir': False, 'mode': None, 'is_mount_point': False, 'bound_to_dir': False, 'mounts_below': [],
                                 'mounts_below_count': 0, 'entries': {}}
     assert result['fresh'] is True and 'action' not in result and 'space' not in result
 
@@ -158,7 +158,8 @@ def test_a_volume_given_as_a_symlink_to_the_mount_is_resolved_at_once(run_module
 @pytest.mark.parametrize('overrides, message', [
     ({'wait_interval': 0}, 'wait_interval more than 0'),
     ({'marker': 'a/b'}, 'marker must be a file name'),
-    ({'reserve_mb': -1}, 'reserve_mb must be 0 or more'),
+    ({'reserve_mb': -1}, 'reserve_mb, plus_bytes and plus_inodes must be 0 or more'),
+    ({'plus_bytes': -1}, 'reserve_mb, plus_bytes and plus_inodes must be 0 or more'),
 ])
 def test_bad_arguments(run_module, volume, tmp_path, overrides, message):
     failed, result = run_module(args(tmp_path, **overrides))
@@ -345,3 +346,60 @@ def test_a_source_already_bind_mounted_from_the_dir_is_recognised(run_module, vo
     volume.mount(str(source), root='/disk/kubelet', device='8:1')
     failed, result = run_module(args(tmp_path, dir=str(volume.path / 'kubelet'), source=str(source)))
     assert not failed and result['source']['is_mount_point'] is True and result['source']['bound_to_dir'] is False
+
+
+@pytest.mark.parametrize('content, ours', [
+    ({}, True),                                         # empty: a copy killed before it began
+    ({'.hyperpod-eks-lifecycle.staging': ''}, True),    # marked as this collection's
+    ({'.hyperpod-eks-lifecycle.json': '{}', 'x': 'y'}, True),
+    ({'epoch-7.pt': 'a user checkpoint'}, False),
+])
+def test_a_staging_directory_is_ours_only_when_marked(run_module, volume, tmp_path, content, ours):
+    staging = tmp_path / 'vol' / 'containerd' / 'data-root.partial'
+    staging.mkdir(parents=True)
+    for name, text in content.items():
+        (staging / name).write_text(text)
+    failed, result = run_module(args(tmp_path))
+    if ours:
+        assert not failed, result
+        assert result['staging'] == {'path': str(staging), 'exists': True, 'ours': True}
+    else:
+        assert failed and 'data-root.partial exists and was not made by this collection' in result['msg']
+        assert (staging / 'epoch-7.pt').read_text() == 'a user checkpoint'
+
+
+def test_what_our_unfinished_copy_holds_counts_as_free(run_module, volume, tmp_path):
+    staging = tmp_path / 'vol' / 'containerd' / 'data-root.partial'
+    staging.mkdir(parents=True)
+    (staging / '.hyperpod-eks-lifecycle.staging').write_text('')
+    failed, before = run_module(args(tmp_path, measure_copy=True, reserve_mb=0))
+    assert not failed, before
+    (staging / 'blob').write_bytes(os.urandom(4 * 1024 * 1024))
+    failed, after = run_module(args(tmp_path, measure_copy=True, reserve_mb=0))
+    assert not failed, after
+    assert abs(after['space']['free_bytes'] - before['space']['free_bytes']) < 1024 * 1024
+
+
+def test_two_copies_are_measured_together(run_module, volume, tmp_path):
+    failed, result = run_module(args(tmp_path, measure_copy=True, reserve_mb=0))
+    free = result['space']['free_bytes']
+    failed, result = run_module(args(tmp_path, measure_copy=True, reserve_mb=0, plus_bytes=free + 1))
+    assert not failed and result['space']['enough'] is False and result['space']['needed_bytes'] == free + 1
+    failed, result = run_module(args(tmp_path, measure_copy=True, reserve_mb=0, plus_bytes=0, plus_inodes=10 ** 15))
+    assert not failed and result['space']['enough'] is (result['space']['free_inodes'] is None)
+
+
+def test_directories_that_must_be_apart_are_refused_together(run_module, volume, tmp_path):
+    containerd = str(volume.path / 'containerd' / 'data-root')
+    for kubelet in (containerd, containerd + '/kubelet', str(volume.path / 'containerd')):
+        failed, result = run_module(args(tmp_path, dir=kubelet, source=str(tmp_path / 'kubelet'),
+                                         labels={'dir': 'containerd_data_root_kubelet_dir'},
+                                         disjoint_from={'containerd_data_root_dir': containerd}))
+        assert failed and 'and containerd_data_root_dir %s are inside one another' % containerd in result['msg'], kubelet
+
+
+@pytest.mark.parametrize('dir_name', ['kube%let', 'kube let', 'kube\\let'])
+def test_paths_for_a_mount_unit_carry_no_specifiers_or_separators(run_module, volume, tmp_path, dir_name):
+    failed, result = run_module(args(tmp_path, dir=str(volume.path / dir_name), source=str(tmp_path / 'kubelet'),
+                                     for_mount_unit=True))
+    assert failed and "must not contain '%', a backslash or whitespace" in result['msg']
