@@ -182,6 +182,10 @@ def test_a_node_whose_provisioning_lock_is_held_is_left_alone_and_the_rollout_re
         controller, nodes, tmp_path):
     start(nodes, tmp_path, 2)
     inv = inventory(tmp_path, nodes)
+    # A setting that is no number stops the rollout before anything is done (it would hold no lock).
+    bad = fleet_apply(controller, inv, "-e", "hyperpod_fleet_lock_hold=4h")
+    assert bad.returncode != 0 and "hyperpod_fleet_lock_hold" in bad.stdout, bad.stdout[-2000:]
+    assert kubectl_calls(controller) == [] and not any(provisioned(node) for node in nodes)
     # node1: an on_create.sh run holds the node's provisioning lock for the whole rollout.
     nodes[1].run("mkdir -p -m 0700 /run/hyperpod-eks-lifecycle && echo 4242 > /run/hyperpod-eks-lifecycle/lock.pid"
                  " && (flock /run/hyperpod-eks-lifecycle/lock sleep 120 </dev/null >/dev/null 2>&1 &)")
