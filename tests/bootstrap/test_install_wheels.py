@@ -382,28 +382,19 @@ def _record_not_utf8(path):
     return path
 
 
-def _deflated_and_damaged(path):
-    wheel = _valid(path)
-    with zipfile.ZipFile(str(wheel)) as archive:
-        info = archive.getinfo("pkg/big.py")
-    data = bytearray(wheel.read_bytes())
-    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
-    for offset in range(start + 2, start + info.compress_size - 2):
-        data[offset] ^= 0x5A
-    wheel.write_bytes(bytes(data))
-    return wheel
-
-
-def _lzma_and_damaged(path):
-    wheel = make_wheel(path, dict(PKG, **{"pkg/big.py": "# padding\n" * 2000}), compression=zipfile.ZIP_LZMA)
-    with zipfile.ZipFile(str(wheel)) as archive:
-        info = archive.getinfo("pkg/big.py")
-    data = bytearray(wheel.read_bytes())
-    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
-    for offset in range(start + 8, start + info.compress_size - 2):
-        data[offset] ^= 0x5A
-    wheel.write_bytes(bytes(data))
-    return wheel
+def _damaged(compression):
+    """A wheel whose big member, compressed with COMPRESSION, has its stream damaged."""
+    def build(path):
+        wheel = make_wheel(path, dict(PKG, **{"pkg/big.py": "# padding\n" * 2000}), compression=compression)
+        with zipfile.ZipFile(str(wheel)) as archive:
+            info = archive.getinfo("pkg/big.py")
+        data = bytearray(wheel.read_bytes())
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+        for offset in range(start + 8, start + info.compress_size - 2):
+            data[offset] ^= 0x5A
+        wheel.write_bytes(bytes(data))
+        return wheel
+    return build
 
 
 def _with(extra, **kwargs):
@@ -442,8 +433,8 @@ CORRUPT_WHEELS = {
     "truncated": (_raw(lambda data: data[:len(data) // 2]), "cannot open"),
     "truncated end": (_raw(lambda data: data[:-10]), "cannot open"),
     "bad CRC": (_stored_with_a_bad_crc, "corrupt wheel: Bad CRC-32"),
-    "damaged deflate stream": (_deflated_and_damaged, "corrupt wheel"),
-    "damaged lzma stream": (_lzma_and_damaged, "corrupt wheel"),
+    "damaged deflate stream": (_damaged(zipfile.ZIP_DEFLATED), "corrupt wheel"),
+    "damaged lzma stream": (_damaged(zipfile.ZIP_LZMA), "corrupt wheel"),
     "a directory": (_directory, "cannot open"),
     "missing file": (_missing, "cannot open"),
     "entry_points.txt not UTF-8": (_with({"pkg-1.0.dist-info/entry_points.txt": b"[console_scripts]\ndemo = pkg:m\xffain\n"}),

@@ -540,7 +540,8 @@ def test_path_settings_that_point_elsewhere_are_refused_before_anything_moves(bu
     node.copy_in(bundle, FOLDER)
     node.run("mkdir -p /opt/sagemaker/escape && ln -s /etc /opt/sagemaker/escape/containerd"
              " && mkdir /opt/sagemaker/ckpt.partial && echo 'user checkpoint' > /opt/sagemaker/ckpt.partial/epoch-7.pt")
-    untouched = ("stat -c %a /opt/sagemaker; cat /opt/sagemaker/ckpt.partial/epoch-7.pt; ""ls -A /etc | md5sum; ls -A /var | md5sum; ls -A /opt/sagemaker; systemctl show -p MainPID containerd;"
+    untouched = ("stat -c %a /opt/sagemaker; cat /opt/sagemaker/ckpt.partial/epoch-7.pt;"
+                 " ls -A /etc | md5sum; ls -A /var | md5sum; ls -A /opt/sagemaker; systemctl show -p MainPID containerd;"
                  " md5sum /etc/containerd/config.toml; ls /etc/containerd")
     before = node.run(untouched).stdout
     cases = [
