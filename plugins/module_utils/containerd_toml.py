@@ -11,11 +11,16 @@ This runs on the managed node (Python 3.7+, standard library only), so it cannot
 Date-time values are returned like ``tomllib`` returns them: offset date-times as aware
 ``datetime.datetime`` objects, local date-times as naive ``datetime.datetime``, local dates
 as ``datetime.date`` and local times as ``datetime.time`` (fractional seconds are truncated
-to microseconds). containerd configurations do not use date-times.
+to microseconds). containerd configurations do not use date-times. A UTF-8 byte order mark
+(U+FEFF) at the very start of the text is skipped; the text must not hold lone surrogates
+(what ``surrogateescape`` decoding makes of bytes that are not UTF-8).
 
 ``dumps(data)`` writes a deterministic document: in every table, first the plain values
 (in insertion order), then the sub-tables as ``[dotted."quoted.key"]`` headers and lists of
-tables as ``[[header]]`` blocks.
+tables as ``[[header]]`` blocks. TOML offsets are whole minutes, so an aware date-time whose
+offset has seconds is written as the same instant in UTC; TOML has no time of day with an
+offset, so an aware ``datetime.time`` is refused (TypeError), as are ``None`` and strings
+with lone surrogates.
 
 ``parse_document(text)`` additionally returns the position of every statement (table header
 or key/value pair) in the text; ``containerd_config_set`` uses it for in-place edits.
@@ -87,10 +92,11 @@ _BASIC_PLAIN = re.compile(r'[^"\\\x00-\x08\x0a-\x1f\x7f]+')
 _LITERAL_PLAIN = re.compile(r"[^'\x00-\x08\x0a-\x1f\x7f]+")
 _COMMENT_PLAIN = re.compile(r'[^\x00-\x08\x0a-\x1f\x7f]*')
 
+# [0-9], not \d: \d would also match other scripts' digits, which int() accepts.
 _DATETIME_RE = re.compile(
-    r'(\d{4})-(\d{2})-(\d{2})'
-    r'(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))?)?')
-_TIME_RE = re.compile(r'(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?')
+    r'([0-9]{4})-([0-9]{2})-([0-9]{2})'
+    r'(?:[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?)?')
+_TIME_RE = re.compile(r'([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?')
 _HEX_RE = re.compile(r'0x([0-9A-Fa-f](?:_?[0-9A-Fa-f])*)')
 _OCT_RE = re.compile(r'0o([0-7](?:_?[0-7])*)')
 _BIN_RE = re.compile(r'0b([01](?:_?[01])*)')
@@ -99,6 +105,11 @@ _DEC_RE = re.compile(
     r'(\.[0-9](?:_?[0-9])*)?'
     r'([eE][+-]?[0-9](?:_?[0-9])*)?')
 _SPECIAL_FLOAT_RE = re.compile(r'([+-]?)(inf|nan)')
+# A str holding a lone surrogate cannot be UTF-8 text; surrogateescape decoding turns bytes
+# that are not UTF-8 into them.
+_SURROGATE_RE = re.compile(u'[\ud800-\udfff]')
+_BOM = u'\ufeff'
+_MINUTE = datetime.timedelta(minutes=1)
 
 
 def _is_control(ch):
@@ -113,7 +124,8 @@ class _Parser(object):
             raise TypeError('TOML text must be str, not %s' % type(text).__name__)
         self.s = text
         self.n = len(text)
-        self.i = 0
+        # A byte order mark may start the document; positions stay offsets into the text given.
+        self.i = 1 if text.startswith(_BOM) else 0
         self.root = {}
         self.statements = []
         # ids of tables that may no longer be (re)defined by a header or extended by dotted keys:
@@ -188,6 +200,10 @@ class _Parser(object):
     # -- document ----------------------------------------------------------------------------
 
     def parse(self):
+        bad = _SURROGATE_RE.search(self.s)
+        if bad:
+            raise self.error('character U+%04X (a lone surrogate) is not allowed: a TOML document must be valid UTF-8'
+                             % ord(bad.group()), bad.start())
         current = self.root
         current_path = ()
         section = -1
@@ -623,7 +639,10 @@ class _Parser(object):
             text = m.group().replace('_', '')
             if m.group(1) or m.group(2):
                 return float(text)
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:  # longer than sys.get_int_max_str_digits() (Python 3.7.14+)
+                raise self.error('integer %s... is too long (%d digits)' % (text[:20], len(text)), i)
         raise self.error('invalid value starting with %r' % c)
 
     def make_datetime(self, m, pos):
@@ -635,9 +654,10 @@ class _Parser(object):
             if m.group(8):
                 tz = datetime.timezone.utc
             elif m.group(9):
-                offset = datetime.timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
-                if offset >= datetime.timedelta(hours=24):
-                    raise ValueError('offset out of range')
+                hours, minutes = int(m.group(10)), int(m.group(11))
+                if hours > 23 or minutes > 59:
+                    raise ValueError('offset %s%s:%s out of range (-23:59 to +23:59)' % m.group(9, 10, 11))
+                offset = datetime.timedelta(hours=hours, minutes=minutes)
                 tz = datetime.timezone(-offset if m.group(9) == '-' else offset)
             return datetime.datetime(year, month, day, int(m.group(4)), int(m.group(5)), int(m.group(6)),
                                      _micros(m.group(7)), tz)
@@ -678,6 +698,9 @@ def parse_document(text):
 
 def format_string(value):
     """A TOML basic (double-quoted) string."""
+    bad = _SURROGATE_RE.search(value)
+    if bad:
+        raise TypeError('TOML strings are Unicode text: cannot write lone surrogate U+%04X in %r' % (ord(bad.group()), value))
     out = ['"']
     for ch in value:
         if ch in _ESCAPE_OUT:
@@ -718,7 +741,10 @@ def format_value(value):
     if isinstance(value, str):
         return format_string(value)
     if isinstance(value, datetime.datetime):
-        return value.isoformat()
+        return _format_datetime(value)
+    if isinstance(value, datetime.time) and value.utcoffset() is not None:
+        raise TypeError('TOML has no time of day with an offset: cannot write %s (make it a local time or a date-time)'
+                        % value.isoformat())
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -730,6 +756,18 @@ def format_value(value):
     if value is None:
         raise TypeError('TOML has no null value: cannot write None')
     raise TypeError('cannot write a value of type %s to TOML' % type(value).__name__)
+
+
+def _format_datetime(value):
+    offset = value.utcoffset()
+    if offset is not None and offset % _MINUTE:
+        # isoformat() would write +hh:mm:ss, which is not TOML: write the same instant in UTC.
+        try:
+            value = value.astimezone(datetime.timezone.utc)
+        except (OverflowError, ValueError):
+            raise TypeError('cannot write %s: TOML offsets are whole minutes, and the instant is out of range in UTC'
+                            % value.isoformat())
+    return value.isoformat()
 
 
 def _is_array_of_tables(value):

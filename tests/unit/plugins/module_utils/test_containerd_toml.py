@@ -452,6 +452,60 @@ def test_parse_document_positions():
     assert text[statements[1].start:statements[1].end] == '[a."b.c"]'
 
 
+def test_byte_order_mark():
+    """A UTF-8 byte order mark may start a document (only there); positions still index the text."""
+    assert loads(u'\ufeffa = 1\n') == {'a': 1}
+    assert loads(u'\ufeff') == {}
+    assert loads(u'\ufeff# comment\n[t]\n') == {'t': {}}
+    text = u'\ufeffversion = 2\n[a]\n'
+    data, statements = parse_document(text)
+    assert data == {'version': 2, 'a': {}}
+    assert [text[st.start:st.end] for st in statements] == ['version = 2', '[a]']
+    assert loads(u'a = "\ufeff"\n') == {'a': u'\ufeff'}
+
+
+def test_offsets():
+    data = loads('a = 1979-05-27T00:32:00+23:59\nb = 1979-05-27T00:32:00-23:59\nc = 1979-05-27T00:32:00-00:00\n')
+    assert data['a'].utcoffset() == datetime.timedelta(hours=23, minutes=59)
+    assert data['b'].utcoffset() == -datetime.timedelta(hours=23, minutes=59)
+    assert data['c'].utcoffset() == datetime.timedelta(0)
+
+
+# Refused like ERRORS below, but not compared with tomllib, which reads some of these (see each).
+MORE_ERRORS = [
+    (u'a = 1\n\ufeffb = 2\n', 2, 'expected a key'),  # a byte order mark anywhere but at the start
+    (u'\ufeff\ufeffa = 1\n', 1, 'expected a key'),
+    ('a = 1985-06-18T17:04:07+12:60\n', 1, 'offset +12:60 out of range'),
+    ('a = 1985-06-18T17:04:07-23:60\n', 1, 'offset -23:60 out of range'),
+    ('a = 1985-06-18T17:04:07+24:00\n', 1, 'offset +24:00 out of range'),
+    # Other scripts' digits are not TOML digits (int() and \d take them).
+    (u'a = \u0661\u0669\u0667\u0669-05-27\n', 1, 'invalid value'),
+    (u'a = 1979-05-2\u0667\n', 1, 'end of line'),
+    (u'a = \u0660\u0667:32:00\n', 1, 'invalid value'),
+    (u'a = 07:32:00.\u0665\n', 1, 'end of line'),
+    # Lone surrogates, what surrogateescape decoding makes of bytes that are not UTF-8 (tomllib reads them).
+    (u'# \udcc3\n', 1, 'lone surrogate'),
+    (u'a = 1\nb = "x\udcc3"\n', 2, 'U+DCC3 (a lone surrogate)'),
+    (u"a = '''\n\ud800'''\n", 2, 'lone surrogate'),
+    # Longer than Python's limit for int() of a decimal string (tomllib lets int()'s ValueError through).
+    ('a = ' + '1' * 5000 + '\n', 1, 'too long (5000 digits)'),
+]
+
+
+@pytest.mark.parametrize('text, lineno, message', MORE_ERRORS)
+def test_more_errors(text, lineno, message):
+    with pytest.raises(TomlError) as info:
+        loads(text)
+    assert info.value.lineno == lineno, str(info.value)
+    assert message in info.value.msg, info.value.msg
+
+
+def test_surrogate_error_column():
+    with pytest.raises(TomlError) as info:
+        loads(u'a = 1\nkey = "ab\udcff"\n')
+    assert (info.value.lineno, info.value.colno) == (2, 10)
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 ERRORS = [
@@ -635,6 +689,67 @@ def test_dumps_rejects(bad):
 def test_dumps_rejects_non_mapping():
     with pytest.raises(TypeError):
         dumps(['a'])
+
+
+UTC = datetime.timezone.utc
+
+
+def _tz(**kwargs):
+    return datetime.timezone(datetime.timedelta(**kwargs))
+
+
+# (value, as written, the offset read back: None for local values)
+DATETIMES = [
+    (datetime.date(1979, 5, 27), '1979-05-27', None),
+    (datetime.date(1, 1, 1), '0001-01-01', None),
+    (datetime.time(7, 32), '07:32:00', None),
+    (datetime.time(0, 32, 0, 999), '00:32:00.000999', None),
+    (datetime.datetime(1979, 5, 27, 7, 32), '1979-05-27T07:32:00', None),
+    (datetime.datetime(9999, 12, 31, 23, 59, 59, 999999), '9999-12-31T23:59:59.999999', None),
+    (datetime.datetime(1979, 5, 27, 7, 32, tzinfo=UTC), '1979-05-27T07:32:00+00:00', datetime.timedelta(0)),
+    (datetime.datetime(1979, 5, 27, 0, 32, 0, 5, tzinfo=_tz(hours=-7)), '1979-05-27T00:32:00.000005-07:00',
+     datetime.timedelta(hours=-7)),
+    (datetime.datetime(1979, 5, 27, 7, 32, tzinfo=_tz(hours=5, minutes=30)), '1979-05-27T07:32:00+05:30',
+     datetime.timedelta(hours=5, minutes=30)),
+    (datetime.datetime(1979, 5, 27, 7, 32, tzinfo=_tz(hours=-23, minutes=-59)), '1979-05-27T07:32:00-23:59',
+     datetime.timedelta(hours=-23, minutes=-59)),
+    # Offsets with seconds are not TOML: the same instant, in UTC.
+    (datetime.datetime(1979, 5, 27, 7, 32, tzinfo=_tz(seconds=30)), '1979-05-27T07:31:30+00:00', datetime.timedelta(0)),
+    (datetime.datetime(1911, 3, 11, tzinfo=_tz(minutes=9, seconds=21)), '1911-03-10T23:50:39+00:00', datetime.timedelta(0)),
+    (datetime.datetime(1979, 5, 27, 7, 32, tzinfo=_tz(hours=-5, seconds=-1, microseconds=-500)),
+     '1979-05-27T12:32:01.000500+00:00', datetime.timedelta(0)),
+]
+
+
+@pytest.mark.parametrize('value, text, offset', DATETIMES)
+def test_dumps_datetimes(value, text, offset):
+    assert format_value(value) == text
+    written = dumps({'v': value, 'a': [value], 't': {'v': value}})
+    assert written == 'v = %s\na = [%s]\n\n[t]\nv = %s\n' % (text, text, text)
+    again = loads(written)
+    assert again == {'v': value, 'a': [value], 't': {'v': value}}
+    assert type(again['v']) is type(value)
+    if isinstance(value, datetime.datetime):
+        assert again['v'].utcoffset() == offset
+    if tomllib is not None:
+        assert tomllib.loads(written) == again
+
+
+def test_dumps_refuses_what_toml_cannot_hold():
+    # TOML has no time of day with an offset.
+    for value in (datetime.time(7, 32, tzinfo=UTC), datetime.time(7, 32, tzinfo=_tz(hours=-7))):
+        with pytest.raises(TypeError) as info:
+            dumps({'t': {'when': value}})
+        assert 'no time of day with an offset' in str(info.value) and '(at t.when)' in str(info.value)
+    # An offset with seconds is written in UTC, unless the instant is out of range there.
+    with pytest.raises(TypeError) as info:
+        dumps({'a': datetime.datetime(1, 1, 1, tzinfo=_tz(seconds=30))})
+    assert 'whole minutes' in str(info.value)
+    # Lone surrogates (text that came from bytes that are not UTF-8), in values and in keys.
+    for bad in ({'a': u'x\udcc3'}, {u'\udcc3': 1}, {'a': {u'k\ud800': {}}}, {'a': [u'\udfff']}):
+        with pytest.raises(TypeError) as info:
+            dumps(bad)
+        assert 'lone surrogate' in str(info.value)
 
 
 CRAFTED = [
