@@ -7,7 +7,8 @@
 #   - the OS's own Python only: 3.7 (+ 2.7 as `python`) on AL2, 3.9 on AL2023, no other python3;
 #   - the containerd version the EKS AMI ships: 1.7 on AL2, 2.x (or 1.7) on AL2023, running as a
 #     systemd service from the package's unit plus the AMI's `00-runtime-slice.conf` drop-in;
-#   - the containerd config the AMI ships (tests/images/fixtures): AL2's
+#   - the containerd config the AMI ships (the unit tests' fixtures, with their provenance:
+#     tests/unit/plugins/module_utils/fixtures/containerd): AL2's
 #     /etc/eks/containerd/containerd-config.toml, AL2023's nodeadm-rendered /etc/containerd/config.toml;
 #   - the pinned sandbox image localhost/kubernetes/pause:latest already in /var/lib/containerd,
 #     imported from an archive built here from tests/images/pause/pause.c;
@@ -19,7 +20,7 @@
 #   al2, al2-gpu                     Python 3.7, containerd 1.7
 #   al2023, al2023-gpu               Python 3.9, containerd 2.x
 #   al2023-containerd1.7-gpu         Python 3.9, containerd 1.7 (nodeadm's v2 template)
-# An image is rebuilt only when the inputs (this folder, the Python trees) change.
+# An image is rebuilt only when the inputs (this folder, the AMI configs, the Python trees) change.
 #
 # Needs: root, a running docker engine, debootstrap, gcc, and Debian's package mirror.
 set -euo pipefail
@@ -33,6 +34,11 @@ PY2_AL2=${PY2_AL2:-2.7.18}
 PY_AL2023=${PY_AL2023:-3.9.18}
 REPO=localhost/hyperpod-lookalike
 VARIANTS=(al2 al2-gpu al2023 al2023-gpu al2023-containerd1.7-gpu)
+# The AMIs' containerd configs: one copy, shared with the unit tests.
+FIXTURES=$HERE/../unit/plugins/module_utils/fixtures/containerd
+AMI_CONFIGS=(al2-eks-containerd-config.toml
+             al2023-nodeadm-config-v2.template.toml al2023-nodeadm-config-v3.template.toml
+             al2023-nodeadm-v2-rendered.toml al2023-nodeadm-v3-rendered-runc.toml al2023-nodeadm-v3-rendered-nvidia.toml)
 export DOCKER_BUILDKIT=0
 
 log() { printf '[images] %s\n' "$*"; }
@@ -49,6 +55,7 @@ done
 inputs_hash() {
   {
     (cd "$HERE" && find . -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    (cd "$FIXTURES" && sha256sum "${AMI_CONFIGS[@]}")
     echo "$PY_AL2 $PY2_AL2 $PY_AL2023 $MIRROR"
   } | sha256sum | cut -c1-16
 }
@@ -125,7 +132,9 @@ printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$CTX/pause/D
 docker build -q -t localhost/kubernetes/pause:latest "$CTX/pause" >/dev/null
 docker save -o "$CTX/pause.tar" localhost/kubernetes/pause:latest
 
-cp -r "$HERE/identity" "$HERE/fixtures" "$HERE/standins" "$CTX/"
+cp -r "$HERE/identity" "$HERE/standins" "$CTX/"
+mkdir -p "$CTX/fixtures"
+(cd "$FIXTURES" && cp "${AMI_CONFIGS[@]}" "$CTX/fixtures/")
 
 build() {  # build TAG DOCKERFILE [build args...]
   local tag=$1 file=$2 logf

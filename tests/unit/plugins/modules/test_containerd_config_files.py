@@ -12,9 +12,8 @@ import pytest
 
 from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import containerd_config_files
 from ansible_collections.hyperpod.eks_lifecycle.tests.unit.plugins.modules.utils import (
-    CONTAINERD_17, CONTAINERD_21, require_containerd, run_main)
+    CONTAINERD_17, CONTAINERD_21, run_main)
 
-require_containerd()
 
 LAYER = 'version = 3\nimports = ["/etc/containerd/config.toml"]\n'
 DROPIN = 'version = 3\nroot = "/opt/sagemaker/containerd/data-root"\n'
@@ -43,6 +42,7 @@ def leftovers(tmp_path):
 
 
 @pytest.mark.parametrize('binary', [CONTAINERD_17, CONTAINERD_21])
+@pytest.mark.real_containerd
 def test_writes_every_file_once_then_changes_nothing(run_module, tmp_path, binary):
     args = layer(tmp_path, binary=binary)
     if binary == CONTAINERD_17:  # 1.7 reads version 2 files
@@ -64,6 +64,7 @@ def test_writes_every_file_once_then_changes_nothing(run_module, tmp_path, binar
     assert again == {'changed': False, 'changed_files': [], 'previous': []}
 
 
+@pytest.mark.real_containerd
 def test_a_changed_file_returns_what_it_held(run_module, tmp_path):
     assert run_module(layer(tmp_path))[1]['changed']
     args = layer(tmp_path)
@@ -79,6 +80,7 @@ def test_a_changed_file_returns_what_it_held(run_module, tmp_path):
                                  'before': DROPIN, 'after': args['files'][1]['content']}
 
 
+@pytest.mark.real_containerd
 def test_a_config_containerd_rejects_is_never_written(run_module, tmp_path):
     assert run_module(layer(tmp_path))[1]['changed']
     args = layer(tmp_path)
@@ -90,6 +92,7 @@ def test_a_config_containerd_rejects_is_never_written(run_module, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.real_containerd
 def test_check_mode_validates_and_writes_nothing(run_module, tmp_path):
     args = layer(tmp_path, _ansible_check_mode=True)
     failed, result = run_module(args)
@@ -101,6 +104,7 @@ def test_check_mode_validates_and_writes_nothing(run_module, tmp_path):
     assert failed and 'containerd rejects' in result['msg']
 
 
+@pytest.mark.real_containerd
 def test_absent_removes_and_returns_the_content(run_module, tmp_path):
     assert run_module(layer(tmp_path))[1]['changed']
     path = str(tmp_path / 'hyperpod' / 'conf.d' / '10-data-root.toml')
@@ -117,11 +121,13 @@ def test_absent_removes_and_returns_the_content(run_module, tmp_path):
     ([{'path': '/x/a.toml'}], '/x/a.toml: content is required when state is present'),
     ([{'path': '/x/a.toml', 'content': '', 'mode': '0999'}], "mode '0999' is not an octal number"),
 ])
+@pytest.mark.real_containerd
 def test_bad_arguments(run_module, files, message):
     failed, result = run_module({'binary': CONTAINERD_21, 'files': files})
     assert failed and message in result['msg'], result
 
 
+@pytest.mark.real_containerd
 def test_a_directory_in_the_way_is_refused(run_module, tmp_path):
     (tmp_path / 'config.toml').mkdir()
     failed, result = run_module({'binary': CONTAINERD_21, 'files': [{'path': str(tmp_path / 'config.toml'), 'content': LAYER}]})

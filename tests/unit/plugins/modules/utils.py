@@ -18,7 +18,8 @@ CONTAINERD_21 = '/var/tmp/hyperpod-eks-lifecycle/containerd/2/usr/bin/containerd
 
 def require_containerd():
     """The real containerd binaries are part of the test setup (`make units` unpacks them with
-    tests/tools/fetch-containerd.sh): without them the tests that use them must fail, not skip."""
+    tests/tools/fetch-containerd.sh): without them the tests that use them must fail, not skip.
+    Run before every test marked `real_containerd` (tests/unit/conftest.py)."""
     for required in (CONTAINERD_17, CONTAINERD_21):
         if not os.access(required, os.X_OK):
             raise RuntimeError('%s is missing: run `make units`, which unpacks it (tests/tools/fetch-containerd.sh)' % required)

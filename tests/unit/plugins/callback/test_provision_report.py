@@ -1,16 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hyperpod.eks_lifecycle
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The provision_report callback, driven by real ansible-playbook runs."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
+from ansible_collections.hyperpod.eks_lifecycle.tests.reportcheck import check_report, metrics, value
 
-from reportcheck import check_report, metrics, value  # noqa: E402
+REPO = Path(__file__).resolve().parents[4]  # the collection's root
 
 
 ROLE_TASKS = """
@@ -102,7 +106,10 @@ def run(tmp_path, *args, env=None, metrics_dir="", os_release=AL2023):
     (tmp_path / "os-release").write_text(os_release)
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAY.format(metrics_dir=metrics_dir, os_release=tmp_path / "os-release"))
-    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
+    # The play runs with Ansible's defaults, not the settings of what runs the tests (ansible-test
+    # units exports ANSIBLE_FORCE_HANDLERS, ANSIBLE_INVENTORY, ANSIBLE_CONFIG and more).
+    outside = {key: val for key, val in os.environ.items() if not key.startswith("ANSIBLE_")}
+    environment = dict(outside, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
                        ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
                        ANSIBLE_CALLBACKS_ENABLED="hyperpod.eks_lifecycle.provision_report",
                        HYPERPOD_PROVISION_REPORT=str(tmp_path / "log" / "report.json"),
