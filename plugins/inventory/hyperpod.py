@@ -9,6 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: hyperpod
 short_description: Amazon SageMaker HyperPod cluster nodes as an inventory
+version_added: 1.1.0
 description:
   - Lists the nodes of one or more SageMaker HyperPod clusters (C(ListClusterNodes)) and adds one host
     per node, with C(hyperpod_*) variables describing it.
@@ -196,6 +197,8 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.text import jsonable, one_line
+
 try:
     import boto3
     from botocore.config import Config
@@ -246,10 +249,6 @@ def safe_name(name):
     return re.sub(r'[^a-z0-9_]', '_', to_native(name).lower())
 
 
-def one_line(text):
-    return ' '.join(to_native(text).split())
-
-
 def to_iso(value):
     """An ISO 8601 string for a datetime (in UTC), anything else unchanged."""
     if isinstance(value, datetime):
@@ -261,13 +260,9 @@ def to_iso(value):
     return value
 
 
-def jsonable(value):
-    """The value with every datetime replaced by its ISO 8601 string, so that it survives JSON."""
-    if isinstance(value, dict):
-        return dict((k, jsonable(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return to_iso(value)
+def jsonable_utc(value):
+    """The value with every datetime replaced by its ISO 8601 string in UTC, so that it survives JSON."""
+    return jsonable(value, convert=to_iso)
 
 
 def cluster_id_from_arn(arn):
@@ -474,7 +469,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             paginator = client.get_paginator('list_cluster_nodes')
             for page in paginator.paginate(ClusterName=arn, PaginationConfig={'PageSize': PAGE_SIZE}):
-                nodes.extend(jsonable(node) for node in page.get('ClusterNodeSummaries', []))
+                nodes.extend(jsonable_utc(node) for node in page.get('ClusterNodeSummaries', []))
         except (BotoCoreError, ClientError) as e:
             raise AnsibleError(self._api_error('ListClusterNodes', name, region, e)) from e
         return nodes

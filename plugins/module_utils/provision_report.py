@@ -16,26 +16,21 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
 import time
 from datetime import datetime, timezone
+
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils import atomic
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.text import one_line  # noqa: F401 (the callbacks' too)
 
 SCHEMA_VERSION = 1
 METRICS_FILE = "hyperpod_provision.prom"
 OUTCOMES = ("succeeded", "failed", "skipped")
-MAX_MESSAGE = 2000
 
 
 def iso(epoch):
     """RFC 3339 UTC with milliseconds, as the provisioning log writes its timestamps."""
     moment = datetime.fromtimestamp(epoch, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
-
-
-def one_line(text):
-    """TEXT on one line (each run of whitespace one space), cut at MAX_MESSAGE characters with '...'."""
-    text = " ".join(text.split())
-    return text[:MAX_MESSAGE] + "..." if len(text) > MAX_MESSAGE else text
 
 
 def failure_reason(msg, stderr):
@@ -195,23 +190,7 @@ def write_atomic(path, text, mode):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic.write_atomic(path, text.encode("utf-8"), mode)
 
 
 def public(report):

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: containerd_config_files
 short_description: Write a set of containerd configuration files in one call, each validated by containerd
-version_added: 1.0.0
+version_added: 1.1.0
 description:
   - Puts each file of O(files) in the state given, in one module call (a role that renders several
     whole files from templates passes them all at once).
@@ -22,12 +22,21 @@ description:
     itself makes when it starts. Other files (systemd drop-ins) are written as they are.
   - Missing parent directories are created (owner root, mode 0755).
   - Returns what each changed file held before (for a caller that must be able to put it back).
+  - With O(restore), puts files back exactly as the C(containerd_config_info) module's C(read_files)
+    returned them (content, mode; a file that did not exist is removed), without validation.
 options:
+  restore:
+    description:
+      - Files to put back as they were, each as C(containerd_config_info)'s C(read_files) returns
+        it - C(path), C(exists), C(content) (base64) and C(mode).
+    type: list
+    elements: dict
+    default: []
   files:
     description: The files.
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       path:
         description: The file.
@@ -119,10 +128,12 @@ previous:
 import base64
 import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils import atomic
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_cli import Rejected, checker
 
 
 def content_bytes(value):
@@ -156,13 +167,6 @@ def current_state(path):
         return True, handle.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid
 
 
-def validate(module, binary, candidate, path):
-    rc, out, err = module.run_command([binary, '--config', candidate, 'config', 'dump'])
-    if rc != 0:
-        module.fail_json(msg='containerd rejects the new %s, which was not written: %s'
-                         % (path, to_text(err).strip() or to_text(out).strip()), rc=rc, stderr=err)
-
-
 def make_dirs(path):
     missing = []
     while path and not os.path.isdir(path):
@@ -174,42 +178,39 @@ def make_dirs(path):
 
 
 def write(module, spec, data, mode):
+    """Put DATA at the spec's path (in check mode, only validate it), validated by containerd first
+    when the spec asks: a rejected file replaces nothing."""
     path = spec['path']
-    directory = os.path.dirname(path)
-    if not module.check_mode:
-        make_dirs(directory)
-        tmpdir = directory
-    else:
-        tmpdir = None  # validation only, in the system's temporary directory
-    fd, candidate = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=tmpdir)
+    check = checker(module, module.params['binary']) if spec['validate'] == 'containerd' else None
     try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if spec['validate'] == 'containerd':
-            validate(module, module.params['binary'], candidate, path)
         if module.check_mode:
+            if check is not None:
+                atomic.check_only(data, check, name=os.path.basename(path))
             return
-        os.chmod(candidate, mode)
-        if os.getuid() == 0:
-            os.chown(candidate, 0, 0)
-        os.rename(candidate, path)
-        candidate = None
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    finally:
-        if candidate is not None and os.path.exists(candidate):
-            os.unlink(candidate)
+        make_dirs(os.path.dirname(path))
+        atomic.write_atomic(path, data, mode, check=check, owner=(0, 0) if os.getuid() == 0 else None)
+    except Rejected as exc:
+        module.fail_json(msg='containerd rejects the new %s, which was not written: %s' % (path, exc), **exc.details)
+
+
+def restored(module, entry):
+    """A files entry that puts back a file as containerd_config_info's read_files returned it."""
+    if not isinstance(entry, dict) or not entry.get('path'):
+        module.fail_json(msg='restore: each entry needs a path: %r' % (entry,))
+    if not entry.get('exists'):
+        return dict(path=entry['path'], state='absent', content=None, validate='none', mode='0644')
+    try:
+        content = base64.b64decode(entry.get('content') or '')
+    except (TypeError, ValueError) as exc:
+        module.fail_json(msg='restore: %s: the content is not base64: %s' % (entry['path'], exc))
+    return dict(path=entry['path'], state='present', content=content, validate='none', mode=entry.get('mode') or '0644')
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            files=dict(type='list', elements='dict', required=True, options=dict(
+            restore=dict(type='list', elements='dict', default=[]),
+            files=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
                 content=dict(type='raw'),
                 state=dict(type='str', choices=['present', 'absent'], default='present'),
@@ -220,7 +221,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    files = module.params['files']
+    files = list(module.params['files']) + [restored(module, entry) for entry in module.params['restore']]
     paths = [spec['path'] for spec in files]
     if len(set(paths)) != len(paths):
         module.fail_json(msg='a file is listed twice: %s' % ', '.join(sorted(p for p in set(paths) if paths.count(p) > 1)))

@@ -41,7 +41,7 @@ options:
     type: list
     elements: path
     default: []
-    version_added: 1.0.0
+    version_added: 1.1.0
   daemon:
     description:
       - Also report the running daemon, in RV(daemon) - its systemd unit's state and command line,
@@ -49,34 +49,56 @@ options:
         Kubernetes - so that one call checks a restart.
     type: bool
     default: false
-    version_added: 1.0.0
+    version_added: 1.1.0
   service:
     description: The systemd unit of the daemon (O(daemon=true)).
     type: str
     default: containerd
-    version_added: 1.0.0
+    version_added: 1.1.0
   ctr:
     description: The C(ctr) client to ask the daemon with (O(daemon=true)).
     type: path
     default: /usr/bin/ctr
-    version_added: 1.0.0
+    version_added: 1.1.0
   address:
     description: The daemon's socket (O(daemon=true)).
     type: path
     default: /run/containerd/containerd.sock
-    version_added: 1.0.0
+    version_added: 1.1.0
+  layered:
+    description:
+      - A second configuration file to read in the same call when it exists (on AL2023, the
+        collection's layer over nodeadm's file, which containerd runs with once the collection
+        configured it), returned in RV(layered).
+    type: path
+    version_added: 1.1.0
+  expect:
+    description:
+      - What the effective configuration (of O(config)) must be after a change, returned as
+        RV(differences) - every setting of O(expect.settings) has its value (of the same type, so
+        a boolean is not the string C("true")), and every other value of O(expect.before) (the
+        effective configuration before the change) is still there, unchanged. Keys containerd adds
+        with their defaults (a new runtime's) and C(imports) and C(version) are not compared.
+    type: dict
+    version_added: 1.1.0
+    suboptions:
+      settings:
+        description: The settings, each C(table) (the list of keys above it), C(key) and C(value).
+        type: list
+        elements: dict
+        default: []
+      before:
+        description: The effective configuration before the change.
+        type: dict
+        default: {}
 notes:
   - TOML date-time values, which containerd does not use, would be returned as strings in ISO 8601 form.
 author:
   - hyperpod.eks_lifecycle contributors (@hyperpod)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hyperpod.eks_lifecycle.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    details: The module never changes anything, so it runs normally in check mode.
-  diff_mode:
-    support: none
   platform:
     platforms: posix
     details: Needs a containerd binary on the node; the TOML parsing uses only the Python standard library.
@@ -165,12 +187,12 @@ systemd_running:
   returned: success
   type: bool
   sample: true
-  version_added: 1.0.0
+  version_added: 1.1.0
 daemon:
   description: The running daemon, when O(daemon=true).
   returned: when O(daemon=true)
   type: dict
-  version_added: 1.0.0
+  version_added: 1.1.0
   contains:
     active_state:
       description: The unit's C(ActiveState), or V(null) when systemd cannot tell.
@@ -197,12 +219,55 @@ daemon:
       type: list
       elements: str
       sample: [localhost/kubernetes/pause:latest]
+layered:
+  description: The effective configuration of O(layered), when that file exists.
+  returned: when O(layered) is set
+  type: dict
+  version_added: 1.1.0
+  contains:
+    exists:
+      description: Whether O(layered) exists (the rest is only returned when it does).
+      type: bool
+    config:
+      description: Its effective configuration.
+      type: dict
+    root:
+      description: Its top-level C(root).
+      type: str
+differences:
+  description: With O(expect), what differs from it, one line each (empty when the configuration is as expected).
+  returned: when O(expect) is set
+  type: list
+  elements: str
+  version_added: 1.1.0
+  sample: ["plugins.io.containerd.cri.v1.runtime.containerd.runtimes.nvidia.options.SystemdCgroup: 'true', expected True"]
+sandbox_image:
+  description:
+    - The sandbox (pause) image reference the effective configuration pins (C(sandbox_image) of
+      the CRI plugin in schema 2, C(pinned_images.sandbox) in schema 3), or V(null).
+  returned: success
+  type: str
+  version_added: 1.1.0
+  sample: localhost/kubernetes/pause:latest
+sandbox_image_ref:
+  description: RV(sandbox_image) as an image store names it (C(:latest) added when it has no tag or digest).
+  returned: success
+  type: str
+  version_added: 1.1.0
+sandbox_image_ok:
+  description:
+    - With O(daemon=true), whether pods can start their sandbox - the image is in the daemon's
+      C(k8s.io) namespace, or it can be pulled (it is not a C(localhost/) image, which exists only
+      on the node).
+  returned: when O(daemon=true)
+  type: bool
+  version_added: 1.1.0
 files:
   description: The files of O(read_files), in that order.
   returned: success
   type: list
   elements: dict
-  version_added: 1.0.0
+  version_added: 1.1.0
   contains:
     path:
       description: The path, as given.
@@ -216,17 +281,31 @@ files:
       description: The file's content, base64-encoded; empty when it does not exist.
       type: str
       sample: dmVyc2lvbiA9IDMK
+    mode:
+      description: Its mode in octal, or V(null) when it does not exist.
+      type: str
+      sample: "0644"
+      version_added: 1.1.0
+    uid:
+      description: Its owner, or V(null).
+      type: int
+      version_added: 1.1.0
+    gid:
+      description: Its group, or V(null).
+      type: int
+      version_added: 1.1.0
 '''
 
 import base64
-import datetime
 import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native, to_text
 
-from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_toml import TomlError, loads
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_settings import differences
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_cli import dump
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.text import jsonable
 
 
 CRI_RUNTIME_PLUGIN_V2 = 'io.containerd.grpc.v1.cri'
@@ -264,29 +343,38 @@ def merges_plugin_sections(major, minor):
     return (major, minor) >= (2, 1)
 
 
-def jsonable(value):
-    """Date-times (never used by containerd) as ISO 8601 strings, so results are plain JSON."""
-    if isinstance(value, dict):
-        return dict((k, jsonable(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    return value
-
-
 def read_files(module, paths):
     files = []
     for path in paths:
-        entry = dict(path=path, exists=os.path.isfile(path), content='')
+        entry = dict(path=path, exists=os.path.isfile(path) and not os.path.islink(path), content='',
+                     mode=None, uid=None, gid=None)
         if entry['exists']:
             try:
+                st = os.lstat(path)
                 with open(path, 'rb') as handle:
                     entry['content'] = to_text(base64.b64encode(handle.read()))
             except (IOError, OSError) as exc:
                 module.fail_json(msg='cannot read %s: %s' % (path, to_native(exc)))
+            entry.update(mode='%04o' % (st.st_mode & 0o7777), uid=st.st_uid, gid=st.st_gid)
         files.append(entry)
     return files
+
+
+def sandbox_image(config):
+    """The pinned sandbox image of an effective configuration, in either schema, or None."""
+    plugins = config.get('plugins') or {}
+    if config.get('version') == 3:
+        image = ((plugins.get('io.containerd.cri.v1.images') or {}).get('pinned_images') or {}).get('sandbox')
+    else:
+        image = (plugins.get(CRI_RUNTIME_PLUGIN_V2) or {}).get('sandbox_image')
+    return image or None
+
+
+def image_ref(image):
+    """IMAGE as an image store names it: with :latest when it has neither a tag nor a digest."""
+    if not image or '@' in image or re.search(r':[^/]+$', image):
+        return image
+    return image + ':latest'
 
 
 def parse_systemctl_show(output):
@@ -350,6 +438,11 @@ def main():
             service=dict(type='str', default='containerd'),
             ctr=dict(type='path', default='/usr/bin/ctr'),
             address=dict(type='path', default='/run/containerd/containerd.sock'),
+            layered=dict(type='path'),
+            expect=dict(type='dict', options=dict(
+                settings=dict(type='list', elements='dict', default=[]),
+                before=dict(type='dict', default={}),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -374,18 +467,23 @@ def main():
                          rc=rc, stdout=out, stderr=err, cmd=cmd)
     version, major, minor = parsed
 
-    cmd = [binary, '--config', config, 'config', 'dump']
-    rc, out, err = module.run_command(cmd)
-    if rc != 0:
-        module.fail_json(msg='%s failed (rc=%d): %s' % (' '.join(cmd), rc, to_text(err).strip()),
-                         rc=rc, stderr=err, cmd=cmd)
-    try:
-        data = loads(to_text(out, errors='surrogate_or_strict'))
-    except (TomlError, UnicodeError) as exc:
-        module.fail_json(msg='cannot parse the output of %s: %s' % (' '.join(cmd), to_native(exc)),
-                         rc=rc, stdout=out, stderr=err, cmd=cmd)
-
+    data = dump(module, binary, config)
     schema = data.get('version')
+    extra = {}
+    layered = module.params['layered']
+    if layered:
+        extra['layered'] = dict(exists=os.path.isfile(layered))
+        if extra['layered']['exists']:
+            layered_data = dump(module, binary, layered)
+            extra['layered'].update(config=jsonable(layered_data), root=layered_data.get('root'))
+    expect = module.params['expect']
+    if expect is not None:
+        extra['differences'] = differences(jsonable(data), expect['settings'] or [], expect['before'] or {})
+    image = sandbox_image(data)
+    if module.params['daemon']:
+        extra['daemon'] = read_daemon(module)
+        extra['sandbox_image_ok'] = image is None or not image.startswith('localhost/') or \
+            image_ref(image) in extra['daemon']['k8s_images']
     module.exit_json(
         changed=False,
         config=jsonable(data),
@@ -399,7 +497,9 @@ def main():
         state=data.get('state'),
         files=read_files(module, module.params['read_files']),
         systemd_running=os.path.isdir('/run/systemd/system'),
-        **(dict(daemon=read_daemon(module)) if module.params['daemon'] else {})
+        sandbox_image=image,
+        sandbox_image_ref=image_ref(image),
+        **extra
     )
 
 

@@ -166,13 +166,14 @@ diff:
 '''
 
 import copy
-import math
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils import atomic
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_cli import Rejected, checker
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_settings import same_value, value_at
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_toml import (
     TomlError,
     format_key,
@@ -216,39 +217,6 @@ def normalize_value(value):
         return items
     raise EditError('value must be a string, boolean, integer, float or a list of those, not %s'
                     % ('null' if value is None else value.__class__.__name__))
-
-
-def _kind(value):
-    for kind in (bool, int, float, str):
-        if isinstance(value, kind):
-            return kind
-    return None
-
-
-def same_value(left, right):
-    """Equality that also compares types (True is not 1) and treats NaN as equal to NaN."""
-    if isinstance(left, dict) or isinstance(right, dict):
-        if not (isinstance(left, dict) and isinstance(right, dict)) or set(left) != set(right):
-            return False
-        return all(same_value(left[k], right[k]) for k in left)
-    if isinstance(left, list) or isinstance(right, list):
-        if not (isinstance(left, list) and isinstance(right, list)) or len(left) != len(right):
-            return False
-        return all(same_value(a, b) for a, b in zip(left, right))
-    if _kind(left) is not _kind(right):
-        return False
-    if isinstance(left, float) and math.isnan(left):
-        return math.isnan(right)
-    return left == right
-
-
-def lookup(data, path):
-    node = data
-    for seg in path:
-        if not isinstance(node, dict) or seg not in node:
-            return None
-        node = node[seg]
-    return node
 
 
 def newline_of(text):
@@ -316,7 +284,7 @@ def apply_one(text, table, key, value):
                             'edit that layout by hand' % (where, '.'.join(format_key(k) for k in st.key),
                                                           show_table(st.table)))
         if _is_prefix(absolute, full):
-            if isinstance(lookup(data, absolute), dict):
+            if isinstance(value_at(data, absolute), dict):
                 raise EditError('cannot set %s: it is defined implicitly inside the inline table %s = {...} in %s; '
                                 'edit that layout by hand' % (where, '.'.join(format_key(k) for k in st.key),
                                                               show_table(st.table)))
@@ -331,7 +299,7 @@ def apply_one(text, table, key, value):
                                                           show_table(st.table)))
 
     if direct is not None:
-        old = lookup(data, full)
+        old = value_at(data, full)
         if same_value(old, value):
             return text
         return text[:direct.value_start] + rendered + text[direct.value_end:]
@@ -385,7 +353,7 @@ def edit_text(text, settings):
         except EditError as exc:
             raise EditError('cannot set %s: %s' % (show_key(table, key), exc))
         requests.append((table, key, value))
-    previous = [copy.deepcopy(lookup(original, table + [key])) for table, key, value in requests]
+    previous = [copy.deepcopy(value_at(original, table + [key])) for table, key, value in requests]
 
     new = text
     for table, key, value in requests:
@@ -460,37 +428,26 @@ def main():
     if not result['changed'] or (module.check_mode and not validate_binary):
         module.exit_json(**result)
 
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
+    data = new.encode('utf-8')
+    check = checker(module, validate_binary) if validate_binary else None
     try:
-        try:
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-            with os.fdopen(fd, 'wb') as handle:
-                handle.write(new.encode('utf-8'))
-        except (IOError, OSError) as exc:
-            tmp = None
-            if not module.check_mode:
-                module.fail_json(msg='cannot write a temporary file in %s: %s' % (directory, to_native(exc)), **result)
-            if validate_binary:
-                module.warn('check mode: not validating with %s, cannot write a temporary file in %s: %s'
-                            % (validate_binary, directory, to_native(exc)))
-
-        if validate_binary and tmp is not None:
-            cmd = [validate_binary, '--config', tmp, 'config', 'dump']
-            rc, out, err = module.run_command(cmd)
-            if rc != 0:
-                module.fail_json(msg='%s rejects the edited configuration (%s left unchanged): %s'
-                                 % (validate_binary, path, to_text(err).strip() or to_text(out).strip()),
-                                 rc=rc, stderr=err, cmd=cmd, **result)
-
-        if not module.check_mode:
+        if module.check_mode:
+            try:
+                atomic.check_only(data, check, directory=os.path.dirname(os.path.abspath(path)),
+                                  name=os.path.basename(path))
+            except (IOError, OSError) as exc:
+                module.warn('check mode: not validating with %s, cannot write a temporary file beside %s: %s'
+                            % (validate_binary, path, to_native(exc)))
+        else:
             if module.params['backup']:
                 result['backup_file'] = module.backup_local(path)
-            module.atomic_move(tmp, path)
-            tmp = None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+            st = os.stat(path)
+            atomic.write_atomic(path, data, st.st_mode & 0o7777, check=check, owner=(st.st_uid, st.st_gid))
+    except Rejected as exc:
+        module.fail_json(msg='%s rejects the edited configuration (%s left unchanged): %s' % (validate_binary, path, exc),
+                         **dict(result, **exc.details))
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cannot write %s: %s' % (path, to_native(exc)), **result)
 
     module.exit_json(**result)
 

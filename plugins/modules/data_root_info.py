@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: data_root_info
 short_description: Wait for the data volume, check a data directory on it and describe it, in one call
-version_added: 1.0.0
+version_added: 1.1.0
 description:
   - Checks the three paths first, as strings and then as the file system resolves them, and fails
     before anything is waited for or changed when one of them could make a move or a delete land
@@ -132,12 +132,8 @@ author:
   - hyperpod.eks_lifecycle contributors (@hyperpod)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hyperpod.eks_lifecycle.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    details: The module never changes anything, so it runs normally in check mode.
-  diff_mode:
-    support: none
   platform:
     platforms: posix
     details: Linux (reads C(/proc/self/mountinfo)).

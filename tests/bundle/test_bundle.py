@@ -734,3 +734,24 @@ def test_kubelet_state_left_on_the_volume_unmounted_is_mounted_again(bundle, vol
     assert any("is on the volume already" in line for line in proc.log)
     assert host.check_output("findmnt --noheadings --output SOURCE --mountpoint /var/lib/kubelet").endswith("/kubelet]")
     assert host.service("kubelet").is_running
+
+
+def test_tags_pick_the_roles(bundle, volume, nodes):
+    node = start(nodes, "al2023-gpu", volume)
+    host = testinfra.get_host("docker://" + node.name)
+    node.copy_in(bundle, FOLDER)
+    # Only the nvidia runtime: containerd stays on its root, and gets the runtime in the layer.
+    proc = run_with(node, "--skip-tags", "containerd_data_root")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not any("containerd_data_root :" in line for line in proc.log if "[ansible]" in line)
+    assert daemon_content_root(host) == "/var/lib/containerd/io.containerd.content.v1.content"
+    assert cri_default(host) == "nvidia" and not host.file(DATA_ROOT).exists
+    # Then only the data root: the runtime drop-in stays as it is.
+    dropin = host.file("/etc/containerd/hyperpod/conf.d/20-nvidia-runtime.toml").content_string
+    seen = len(proc.log)
+    proc = run_with(node, "--tags", "containerd_data_root")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not any("nvidia_runtime :" in line for line in proc.log[seen:] if "[ansible]" in line)
+    assert daemon_content_root(host) == DATA_ROOT + "/io.containerd.content.v1.content"
+    assert host.file("/etc/containerd/hyperpod/conf.d/20-nvidia-runtime.toml").content_string == dropin
+    assert cri_default(host) == "nvidia" and SANDBOX in k8s_images(host)

@@ -12,12 +12,11 @@ import pytest
 
 from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import containerd_config_info
 from ansible_collections.hyperpod.eks_lifecycle.tests.unit.plugins.modules.utils import (
-    CONTAINERD_17, CONTAINERD_21, require_containerd, run_main)
+    CONTAINERD_17, CONTAINERD_21, run_main)
 
 
 FIXTURES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils', 'fixtures', 'containerd')
-require_containerd()
 
 
 def fixture(name):
@@ -74,6 +73,7 @@ def test_helpers():
 # -- real containerd binaries ----------------------------------------------------------------
 
 @pytest.mark.parametrize('check_mode', [False, True])
+@pytest.mark.real_containerd
 def test_17_nodeadm_v2(run_module, check_mode):
     failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2023-nodeadm-v2-rendered.toml'),
                                  '_ansible_check_mode': check_mode})
@@ -96,6 +96,7 @@ def test_17_nodeadm_v2(run_module, check_mode):
     assert cri['max_container_log_line_size'] == 16384
 
 
+@pytest.mark.real_containerd
 def test_17_al2(run_module):
     failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2-eks-containerd-config.toml')})
     assert not failed, result
@@ -104,6 +105,7 @@ def test_17_al2(run_module):
     assert cri['enable_cdi'] is True
 
 
+@pytest.mark.real_containerd
 def test_21_nodeadm_v3(run_module):
     failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v3-rendered-nvidia.toml')})
     assert not failed, result
@@ -123,6 +125,7 @@ def test_21_nodeadm_v3(run_module):
     assert plugins['io.containerd.cri.v1.images']['pinned_images']['sandbox'] == 'localhost/kubernetes/pause'
 
 
+@pytest.mark.real_containerd
 def test_21_migrates_v2_file(run_module):
     """containerd 2.x loads a version 2 file and reports it in schema 3."""
     failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v2-rendered.toml')})
@@ -133,6 +136,7 @@ def test_21_migrates_v2_file(run_module):
     assert result['config']['plugins']['io.containerd.cri.v1.images']['pinned_images']['sandbox'] == 'localhost/kubernetes/pause'
 
 
+@pytest.mark.real_containerd
 def test_17_rejects_v3_file(run_module):
     failed, result = run_module({'binary': CONTAINERD_17, 'config': fixture('al2023-nodeadm-v3-rendered-runc.toml')})
     assert failed
@@ -144,6 +148,7 @@ def test_17_rejects_v3_file(run_module):
     CONTAINERD_17,
     CONTAINERD_21,
 ])
+@pytest.mark.real_containerd
 def test_syntax_error(run_module, binary):
     failed, result = run_module({'binary': binary, 'config': fixture('syntax-error.toml')})
     assert failed
@@ -157,6 +162,7 @@ def test_syntax_error(run_module, binary):
     CONTAINERD_17,
     CONTAINERD_21,
 ])
+@pytest.mark.real_containerd
 def test_missing_config(run_module, binary, tmp_path):
     missing = str(tmp_path / 'nope.toml')
     failed, result = run_module({'binary': binary, 'config': missing})
@@ -207,6 +213,7 @@ def test_fake_binary_result(run_module, tmp_path):
 
 # -- read_files and daemon (one call for what used to take one per file and per command) -----
 
+@pytest.mark.real_containerd
 def test_read_files(run_module, tmp_path):
     present = tmp_path / 'config.toml'
     present.write_bytes(b'version = 3\n\xff binary is fine\n')
@@ -215,9 +222,11 @@ def test_read_files(run_module, tmp_path):
                                  'read_files': [str(present), str(tmp_path / 'missing'), str(tmp_path / 'a-dir')]})
     assert not failed, result
     assert result['files'] == [
-        {'path': str(present), 'exists': True, 'content': 'dmVyc2lvbiA9IDMK/yBiaW5hcnkgaXMgZmluZQo='},
-        {'path': str(tmp_path / 'missing'), 'exists': False, 'content': ''},
-        {'path': str(tmp_path / 'a-dir'), 'exists': False, 'content': ''},
+        {'path': str(present), 'exists': True, 'content': 'dmVyc2lvbiA9IDMK/yBiaW5hcnkgaXMgZmluZQo=',
+         'mode': '%04o' % (present.stat().st_mode & 0o7777),
+         'uid': os.getuid(), 'gid': os.getgid()},
+        {'path': str(tmp_path / 'missing'), 'exists': False, 'content': '', 'mode': None, 'uid': None, 'gid': None},
+        {'path': str(tmp_path / 'a-dir'), 'exists': False, 'content': '', 'mode': None, 'uid': None, 'gid': None},
     ]
     assert 'daemon' not in result
     assert result['systemd_running'] is os.path.isdir('/run/systemd/system')
@@ -253,6 +262,7 @@ def fake_tools(tmp_path, monkeypatch, systemctl_output, ctr_answers=True):
     return str(ctr), log
 
 
+@pytest.mark.real_containerd
 def test_daemon(run_module, tmp_path, monkeypatch):
     ctr, log = fake_tools(tmp_path, monkeypatch,
                           'ActiveState=active\nMainPID=4242\n'
@@ -272,6 +282,7 @@ def test_daemon(run_module, tmp_path, monkeypatch):
     assert calls[1] == 'ctr --address /run/c.sock version'
 
 
+@pytest.mark.real_containerd
 def test_daemon_that_does_not_answer(run_module, tmp_path, monkeypatch):
     ctr, log = fake_tools(tmp_path, monkeypatch, 'ActiveState=failed\nMainPID=0\nExecStart=\n', ctr_answers=False)
     failed, result = run_module({'binary': CONTAINERD_21, 'config': fixture('al2023-nodeadm-v3-rendered-runc.toml'),

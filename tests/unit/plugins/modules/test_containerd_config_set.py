@@ -11,15 +11,15 @@ import subprocess
 
 import pytest
 
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils import atomic
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_toml import loads
 from ansible_collections.hyperpod.eks_lifecycle.plugins.modules import containerd_config_set
 from ansible_collections.hyperpod.eks_lifecycle.tests.unit.plugins.modules.utils import (
-    CONTAINERD_17, CONTAINERD_21, require_containerd, run_main)
+    CONTAINERD_17, CONTAINERD_21, run_main)
 
 
 FIXTURES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils', 'fixtures', 'containerd')
-require_containerd()
 
 CRI = ['plugins', 'io.containerd.grpc.v1.cri']
 NVIDIA = CRI + ['containerd', 'runtimes', 'nvidia']
@@ -335,7 +335,7 @@ def test_check_mode(run_module, config, monkeypatch):
     def no_temp_files(*args, **kwargs):  # pylint: disable=unused-argument
         raise AssertionError('check mode without validate_binary must not write a temporary file')
 
-    monkeypatch.setattr(containerd_config_set.tempfile, 'mkstemp', no_temp_files)
+    monkeypatch.setattr(atomic.tempfile, 'mkstemp', no_temp_files)
     failed, result = run_module({'path': path, 'settings': NVIDIA_SETTINGS}, check_mode=True)
     assert not failed, result
     assert result['changed'] is True
@@ -548,6 +548,7 @@ def test_safety_net_catches_type(monkeypatch):
 
 # -- validation with a real containerd -------------------------------------------------------
 
+@pytest.mark.real_containerd
 def test_validated_result(run_module, config):
     path = config('al2-eks-containerd-config.toml')
     failed, result = run_module({'path': path, 'validate_binary': CONTAINERD_17, 'settings': NVIDIA_SETTINGS + [
@@ -566,6 +567,7 @@ def test_validated_result(run_module, config):
         'BinaryName': '/usr/bin/nvidia-container-runtime', 'SystemdCgroup': True}
 
 
+@pytest.mark.real_containerd
 def test_validated_result_v3(run_module, config):
     path = config('al2023-nodeadm-v3-rendered-runc.toml')
     failed, result = run_module({'path': path, 'validate_binary': CONTAINERD_21, 'settings': [
@@ -574,6 +576,7 @@ def test_validated_result_v3(run_module, config):
     assert result['changed'] is True
 
 
+@pytest.mark.real_containerd
 def test_validated_in_check_mode(run_module, config):
     path = config('al2-eks-containerd-config.toml')
     before = read(path)
@@ -586,6 +589,7 @@ def test_validated_in_check_mode(run_module, config):
 
 
 @pytest.mark.parametrize('check_mode', [False, True])
+@pytest.mark.real_containerd
 def test_validation_failure_leaves_file(run_module, config, check_mode):
     path = config('al2-eks-containerd-config.toml')
     before = read(path)
@@ -599,6 +603,7 @@ def test_validation_failure_leaves_file(run_module, config, check_mode):
     assert leftovers(path) == []
 
 
+@pytest.mark.real_containerd
 def test_validation_failure_21(run_module, config):
     path = config('al2023-nodeadm-v3-rendered-runc.toml')
     before = read(path)
@@ -609,6 +614,7 @@ def test_validation_failure_21(run_module, config):
     assert read(path) == before
 
 
+@pytest.mark.real_containerd
 def test_validation_resolves_relative_imports(run_module, config):
     """The candidate is validated next to the target, so relative imports resolve."""
     path = config('al2-eks-containerd-config.toml')
