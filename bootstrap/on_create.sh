@@ -68,6 +68,7 @@ STEPS=          # "name=seconds ..." of the bootstrap steps done, for the report
 STEP_STARTED=
 CHECK_MODE=     # 1 for a --check run: its report goes to report.check.json, and no metrics
 REDACT=()       # the values given with -e, never written to the log
+QUIET_DEPRECATIONS=  # 1 where ansible-core's deprecation warnings say nothing an admin can act on
 
 # Standard output and error go through one relay that never stops reading: if HyperPod's reader
 # goes away (or the output was closed to begin with), the relay drops what it cannot write, and
@@ -111,17 +112,26 @@ log() {
   sync_log
 }
 
+# What ansible-playbook prints that the log does not need: its banners, blank lines, the results
+# and the recap the provision_log callback writes already (one line per step, with its duration).
+# Warnings, errors, diffs and anything else are logged as they are.
+NOT_LOGGED='^(|(PLAY|TASK|RUNNING HANDLER) \[.*\] \**|PLAY RECAP \**|included: .* for [^ ]+|(ok|changed|skipping): \[[^]]+\]( => \(item=.*\))?|[^ ]+ +: ok=[0-9]+ +changed=[0-9]+ .*)$'
+
 # stamp TAG: the same for every line read from stdin, as it arrives. It reads to the end whatever
-# happens to the log, so that the command writing into it is never cut off.
+# happens to the log, so that the command writing into it is never cut off. For ansible-playbook,
+# the lines the log does not need go to standard output only.
 stamp() {
-  local line secret
+  local line secret stamped
   while IFS= read -r line || [ -n "$line" ]; do
     for secret in "${REDACT[@]}"; do
       line=${line//"$secret"/<redacted>}
     done
-    line="$(timestamp) [$1] $(one_line "$line")"
-    printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true
-    printf '%s\n' "$line"
+    line=$(one_line "$line")
+    stamped="$(timestamp) [$1] $line"
+    if [ "$1" != ansible-playbook ] || [[ ! ${line%"${line##*[! ]}"} =~ $NOT_LOGGED ]]; then
+      printf '%s\n' "$stamped" >>"$LOG_FILE" 2>/dev/null || true
+    fi
+    printf '%s\n' "$stamped"
   done
   sync_log
 }
@@ -491,7 +501,9 @@ runtime() {
     sync
   fi
   PLAYBOOK_CMD=$dest/bin/ansible-playbook
-  log info "runtime: $("$PLAYBOOK_CMD" --version | sed -n '1s/ *$//p') ready in $(seconds_since "$started")s"
+  # Amazon Linux 2's Python 3.7 runs no ansible-core newer than 2.11, which says so on every run.
+  [ "$tag" != py37 ] || QUIET_DEPRECATIONS=1
+  log info "runtime: $(env ${QUIET_DEPRECATIONS:+ANSIBLE_DEPRECATION_WARNINGS=false} "$PLAYBOOK_CMD" --version | sed -n '1s/ *$//p') ready in $(seconds_since "$started")s"
 }
 
 # trusted DIR: DIR is a real directory of this user's that no one else can write to, and so is
@@ -660,6 +672,9 @@ main() {
       HYPERPOD_BOOTSTRAP_STEPS="$STEPS" \
       ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
       ANSIBLE_DISPLAY_OK_HOSTS=false \
+      ANSIBLE_LOCALHOST_WARNING=false \
+      ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+      ${QUIET_DEPRECATIONS:+ANSIBLE_DEPRECATION_WARNINGS=false} \
       ANSIBLE_NOCOLOR=1 \
       ANSIBLE_RETRY_FILES_ENABLED=false \
       ANSIBLE_PIPELINING=true \

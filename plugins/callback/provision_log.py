@@ -10,11 +10,15 @@ DOCUMENTATION = r"""
 name: provision_log
 type: notification
 short_description: Write timestamped task lines to the HyperPod provisioning log
+version_added: 1.0.0
 description:
-  - Appends one line when each task starts on a host and one when it ends, with the result
-    (C(ok), C(changed), C(failed), C(skipped), C(unreachable)) and the task's duration, to the
-    provisioning log that HyperPod uploads to CloudWatch (by default
-    C(/var/log/provision/provisioning.log)).
+  - Appends one line for each step, when a task ends on a host, with its result (C(ok), C(changed),
+    C(failed), C(unreachable)) and its duration, to the provisioning log that HyperPod uploads to
+    CloudWatch (by default C(/var/log/provision/provisioning.log)). A task that takes longer than
+    O(progress_after) seconds also gets a line while it runs, and one more every time as long again,
+    so that a step that hangs is seen.
+  - Skipped tasks and the argument checks Ansible adds to roles (unless they fail) are not logged;
+    the C(provision_report) callback's report lists every task.
   - Every line starts with a UTC timestamp and is flushed and synced to disk as it is written,
     so that the log survives a node that dies mid-run.
   - The file is opened for appending and never truncated.
@@ -34,6 +38,16 @@ options:
     ini:
       - section: callback_provision_log
         key: log_path
+  progress_after:
+    description: Seconds after which a task still running gets a line (0 - never).
+    type: float
+    default: 10
+    version_added: 1.1.0
+    env:
+      - name: HYPERPOD_PROVISION_LOG_PROGRESS
+    ini:
+      - section: callback_provision_log
+        key: progress_after
   tag:
     description: The word written in brackets after the timestamp of every line.
     type: str
@@ -46,6 +60,7 @@ options:
 """
 
 import os
+import threading
 import time
 
 from ansible.module_utils.common.text.converters import to_text
@@ -76,11 +91,15 @@ class CallbackModule(CallbackBase):
         self._tag = "ansible"
         self._started = {}
         self._play_started = None
+        self._progress_after = 10.0
+        self._timers = {}
+        self._lock = threading.RLock()
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         self._path = self.get_option("log_path")
         self._tag = self.get_option("tag")
+        self._progress_after = float(self.get_option("progress_after") or 0)
 
     # -- output -------------------------------------------------------------------------------
     def _open(self):
@@ -94,12 +113,39 @@ class CallbackModule(CallbackBase):
 
     def _write(self, message):
         line = "%s [%s] %s\n" % (iso(time.time()), self._tag, message)
-        try:
-            fd = self._open()
-            os.write(fd, line.encode("utf-8", "surrogateescape"))
-            os.fsync(fd)
-        except (IOError, OSError) as exc:
-            self._display.warning("provision_log: cannot write to %s: %s" % (self._path, to_text(exc)))
+        with self._lock:
+            try:
+                fd = self._open()
+                os.write(fd, line.encode("utf-8", "surrogateescape"))
+                os.fsync(fd)
+            except (IOError, OSError) as exc:
+                self._display.warning("provision_log: cannot write to %s: %s" % (self._path, to_text(exc)))
+
+    # -- a line for a task that runs long ------------------------------------------------------
+    def _watch(self, key, label, started):
+        if self._progress_after <= 0:
+            return
+        with self._lock:
+            self._arm(key, label, started)
+
+    def _arm(self, key, label, started):
+        timer = threading.Timer(self._progress_after, self._still_running, (key, label, started))
+        timer.daemon = True
+        self._timers[key] = timer
+        timer.start()
+
+    def _still_running(self, key, label, started):
+        with self._lock:  # the task's end waits for this line, and cancels the next one
+            if key not in self._timers:
+                return
+            self._write("running: %s (%.0fs so far)" % (label, time.time() - started))
+            self._arm(key, label, started)
+
+    def _unwatch(self, key):
+        with self._lock:
+            timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod
@@ -107,11 +153,20 @@ class CallbackModule(CallbackBase):
         name = task.get_name().strip()
         return name or task.action
 
+    @staticmethod
+    def _is_argument_check(task):
+        """The task Ansible adds to a role that has argument specs."""
+        return task.action in ("validate_argument_spec", "ansible.builtin.validate_argument_spec") and \
+            task.get_name().strip().startswith("Validating arguments against arg spec")
+
     def _finish(self, result, status):
         host = result._host.get_name()
         task = result._task
         key = (host, task._uuid)
+        self._unwatch(key)
         started = self._started.pop(key, None)
+        if status in ("skipped", "ok") and self._is_argument_check(task):
+            return
         duration = "" if started is None else " (%.2fs)" % (time.time() - started)
         message = "%s: %s | %s%s" % (status, host, self._task_label(task), duration)
         detail = self._detail(result, status)
@@ -128,8 +183,6 @@ class CallbackModule(CallbackBase):
             return failure_reason(_text(res.get("msg") or res.get("reason") or ""), _text(res.get("stderr") or ""))
         if result._task.action in ("debug", "ansible.builtin.debug", "ansible.legacy.debug") and "msg" in res:
             return one_line(_text(res["msg"]))
-        if status == "skipped" and res.get("skip_reason"):
-            return one_line(_text(res["skip_reason"]))
         return ""
 
     # -- playbook events ----------------------------------------------------------------------
@@ -141,8 +194,9 @@ class CallbackModule(CallbackBase):
         self._write("play: %s" % (play.get_name().strip() or "(unnamed)"))
 
     def v2_runner_on_start(self, host, task):
-        self._started[(host.get_name(), task._uuid)] = time.time()
-        self._write("start: %s | %s" % (host.get_name(), self._task_label(task)))
+        key = (host.get_name(), task._uuid)
+        self._started[key] = time.time()
+        self._watch(key, "%s | %s" % (host.get_name(), self._task_label(task)), self._started[key])
 
     def v2_runner_on_ok(self, result):
         self._finish(result, "changed" if result._result.get("changed", False) else "ok")
@@ -151,7 +205,9 @@ class CallbackModule(CallbackBase):
         self._finish(result, "failed (ignored)" if ignore_errors else "failed")
 
     def v2_runner_on_skipped(self, result):
-        self._finish(result, "skipped")
+        key = (result._host.get_name(), result._task._uuid)
+        self._unwatch(key)
+        self._started.pop(key, None)
 
     def v2_runner_on_unreachable(self, result):
         self._finish(result, "unreachable")

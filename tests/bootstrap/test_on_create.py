@@ -697,3 +697,22 @@ def test_the_metrics_directory_of_a_checked_bundle_may_have_spaces(bundle, tmp_p
     assert proc.returncode == 2
     assert (textfile / "hyperpod_provision.prom").exists()
     assert not (tmp_path / "node").exists()
+
+
+def test_the_log_has_one_line_per_step_and_keeps_warnings_errors_and_diffs(bundle):
+    # What ansible-playbook prints besides the provision_log callback's lines: its banners, the
+    # results and recap the callback writes already (standard output only), and what a person
+    # must read (in the log too).
+    said = ["", "PLAY [Provision a HyperPod EKS node] " + "*" * 40, "TASK [role : A step] " + "*" * 50,
+            "RUNNING HANDLER [role : Restart containerd] " + "*" * 20, "included: /x/al2023.yml for localhost",
+            "changed: [localhost]", "ok: [localhost] => (item=/etc/x)", "PLAY RECAP " + "*" * 60,
+            "localhost                  : ok=3    changed=1    unreachable=0    failed=0    skipped=0   ",
+            "[WARNING]: a warning", "fatal: [localhost]: FAILED! => {\"msg\": \"why\"}", "--- before: /etc/x",
+            "+root = \"/data\""]
+    proc = run(bundle, STANDIN_SAY="|".join(said))
+    assert proc.returncode == 0
+    logged = [LINE.match(line).group(2) for line in proc.log if LINE.match(line).group(1) == "ansible-playbook"]
+    assert logged == ["[WARNING]: a warning", "fatal: [localhost]: FAILED! => {\"msg\": \"why\"}", "--- before: /etc/x",
+                      "+root = \"/data\"", "a warning on stderr"], logged
+    printed = [LINE.match(line).group(2) for line in proc.stdout.splitlines() if LINE.match(line).group(1) == "ansible-playbook"]
+    assert len(printed) == len(said) + 1
