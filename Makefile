@@ -40,7 +40,11 @@ sanity: venv collection ## ansible-test sanity
 containerd-binaries: deps ## Unpack containerd 1.7 and 2.x from Debian's packages for the unit tests
 	bash tests/tools/fetch-containerd.sh
 
-units: venv collection containerd-binaries ## ansible-test units
+.PHONY: toml-test-suite
+toml-test-suite: venv ## Unpack toml-test's TOML 1.0 cases (from the pinned tomlkit sdist) for the unit tests
+	PYTHON=$(VENV)/bin/python bash tests/tools/fetch-toml-test.sh
+
+units: venv collection containerd-binaries toml-test-suite ## ansible-test units
 	$(ACT) cd $(COLL) && ansible-test units --python 3.11 --color no
 
 SCENARIOS ?= al2 al2023
@@ -80,12 +84,35 @@ bench-bootstrap: deps venv images ## Benchmark: bootstrap time (runtime bring-up
 	$(ACT) bash bench/bootstrap.sh
 
 SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh bench/seed/*.sh tests/*.sh tests/tools/*.sh tests/images/*.sh tests/images/standins/* .ci/run
-lint: deps venv collection ## ansible-lint (production profile), shellcheck, role conventions
+lint: deps venv collection changelog-lint docs-lint ## ansible-lint (production profile), shellcheck, role conventions, changelog, docs
 	shellcheck $(SHELL_SCRIPTS)
 	$(ACT) python -m pytest -q -p no:cacheprovider tests/meta
 	$(ACT) cd $(COLL) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --strict
 
-bootstrap-tests: venv ## The bootstrap's tests (stand-in ansible-playbook, install_wheels.py) and the callback's
-	$(ACT) python -m pytest -q -p no:cacheprovider tests/bootstrap tests/callback
+bootstrap-tests: venv ## The bootstrap's tests (stand-in ansible-playbook, install_wheels.py)
+	$(ACT) python -m pytest -q -p no:cacheprovider tests/bootstrap
 
 test: lint sanity units bootstrap-tests molecule bundle-tests fleet-tests ## Everything CI runs
+
+# CHANGELOG.rst (antsibull-changelog, in the test venv) and the documentation site (antsibull-docs and
+# Sphinx, in a venv of their own, from PyPI; the build itself is offline).
+DOCS_VENV ?= /var/tmp/hyperpod-eks-lifecycle/docs-venv
+DOCS_REQUIREMENTS := docs/docsite/sphinx/requirements.txt
+
+$(DOCS_VENV)/.stamp: $(DOCS_REQUIREMENTS)
+	rm -rf $(DOCS_VENV)
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install -q -r $(DOCS_REQUIREMENTS)
+	cp $(DOCS_REQUIREMENTS) $@
+
+.PHONY: docs-venv docs docs-lint changelog-lint
+docs-venv: $(DOCS_VENV)/.stamp ## Create the docs build virtualenv (antsibull-docs, Sphinx)
+
+docs: docs-venv collection ## Build the documentation site into $(BUILD)/docs/html (antsibull-docs, Sphinx)
+	source $(DOCS_VENV)/bin/activate && bash tools/docs.sh site $(COLLECTIONS) $(BUILD)/docs
+
+docs-lint: docs-venv collection ## antsibull-docs lint-collection-docs, the plugins' and roles' docs included
+	source $(DOCS_VENV)/bin/activate && bash tools/docs.sh lint $(COLL)
+
+changelog-lint: venv collection ## Lint the changelog fragments; CHANGELOG.rst up to date; the next release builds
+	$(ACT) bash tools/docs.sh changelog $(COLL)

@@ -10,6 +10,7 @@ DOCUMENTATION = r"""
 name: provision_report
 type: notification
 short_description: Write a machine-readable report (and Prometheus metrics) of a provisioning run
+version_added: 1.1.0
 description:
   - At the end of the playbook, replaces the report file (by default
     C(/var/log/provision/report.json), beside the provisioning log) with a JSON document about the
