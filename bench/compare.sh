@@ -13,8 +13,10 @@
 #                 until the play starts), fact gathering (os_release_facts), the containerd
 #                 restarts and the data copy, and the rest: the play's own overhead.
 # Every script runs under bench/peak_rss.py (the node's Python), which records the wall time and
-# the peak resident memory of the script's whole process tree.
-# The table (bench/table.py) shows medians and the ratio to the seed.
+# the peak resident memory of the script's whole process tree. On the collection's node, after its
+# runs, the floor F is measured three times: a one-task local play with the runtime on_create.sh
+# installed there. The table (bench/table.py) shows medians, the ratio to the seed, and each run's
+# time in F (measured in the same run, so that the machine's speed cancels out).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -92,6 +94,17 @@ print("{\"restart_seconds\": %.3f}" % (time.monotonic() - t))' >"$WORK/results/s
     docker exec "$node" cat /var/log/provision/report.json >"$WORK/results/collection-$phase-$run.report.json"
     grep -o 'playbook finished in [0-9.]*s' "$WORK/results/collection-$phase-$run.out" | grep -o '[0-9.]*' \
       >"$WORK/results/collection-$phase-$run.playbook-seconds"
+  done
+  # The floor F: a one-task local play (one module call) with the runtime on_create.sh installed,
+  # on the same node, as on_create.sh runs it. The targets are ratios to it.
+  docker exec "$node" sh -c 'printf "%s\n" "- name: The floor" "  hosts: localhost" "  gather_facts: false" \
+    "  tasks:" "    - name: One module call" "      ansible.builtin.ping:" >/root/floor.yml'
+  for floor in 1 2 3; do
+    docker exec -e ANSIBLE_PIPELINING=true -e ANSIBLE_NOCOLOR=1 -e ANSIBLE_LOCALHOST_WARNING=false \
+      -e ANSIBLE_INVENTORY_UNPARSED_WARNING=false "$node" sh -c \
+      'python3 /root/peak_rss.py /root/floor.json /opt/hyperpod-eks-lifecycle/runtime/py*/bin/ansible-playbook -c local /root/floor.yml' \
+      >"$WORK/results/floor-$run-$floor.out" 2>&1 || { tail -n 20 "$WORK/results/floor-$run-$floor.out" >&2; exit 1; }
+    docker exec "$node" cat /root/floor.json >"$WORK/results/floor-$run-$floor.measure.json"
   done
   docker rm -f "$node" >/dev/null
 done
