@@ -139,11 +139,10 @@ def main():
     print("%-*s %10s %12s" % (width, "  target (F)", "<= %.1f" % TARGETS["fresh"], "<= %.1f" % TARGETS["rerun"]))
     print("%-*s %10s %12s" % (width, "  met", *("yes" if ratios[p] <= TARGETS[p] else "no" for p in ("fresh", "rerun"))))
     print("%-*s %10s %12s" % (width, "  before (main at 604f3e4, F)", "%.1f" % BEFORE["fresh"], "%.1f" % BEFORE["rerun"]))
-    print("%-*s %10s %12s" % (width, "  the seed's on_create.sh (F)", "%.2f" % (rows["fresh"]["seed_wall"] / floor),
-                                   "%.2f" % (rows["rerun"]["seed_wall"] / floor)))
-    print("%-*s %10s %12s" % (width, "  play's own overhead, all but restarts and copy (F)",
-                                   "%.1f" % (median(s["overhead"] for s in split["fresh"]) / floor),
-                                   "%.1f" % (median(s["overhead"] for s in split["rerun"]) / floor)))
+    seed = ["%.2f" % (rows[phase]["seed_wall"] / floor) for phase in ("fresh", "rerun")]
+    print("%-*s %10s %12s" % (width, "  the seed's on_create.sh (F)", seed[0], seed[1]))
+    own = ["%.1f" % (median(s["overhead"] for s in split[phase]) / floor) for phase in ("fresh", "rerun")]
+    print("%-*s %10s %12s" % (width, "  play's own overhead, all but restarts and copy (F)", own[0], own[1]))
 
 
 if __name__ == "__main__":
