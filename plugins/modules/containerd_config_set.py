@@ -439,10 +439,13 @@ def main():
                 module.warn('check mode: not validating with %s, cannot write a temporary file beside %s: %s'
                             % (validate_binary, path, to_native(exc)))
         else:
+            if check is not None:  # before the backup: a rejected edit leaves nothing behind
+                atomic.check_only(data, check, directory=os.path.dirname(os.path.abspath(path)),
+                                  name=os.path.basename(path))
             if module.params['backup']:
                 result['backup_file'] = module.backup_local(path)
             st = os.stat(path)
-            atomic.write_atomic(path, data, st.st_mode & 0o7777, check=check, owner=(st.st_uid, st.st_gid))
+            atomic.write_atomic(path, data, st.st_mode & 0o7777, owner=(st.st_uid, st.st_gid))
     except Rejected as exc:
         module.fail_json(msg='%s rejects the edited configuration (%s left unchanged): %s' % (validate_binary, path, exc),
                          **dict(result, **exc.details))
