@@ -10,16 +10,26 @@
 #   - the containerd config the AMI ships (the unit tests' fixtures, with their provenance:
 #     tests/unit/plugins/module_utils/fixtures/containerd): AL2's
 #     /etc/eks/containerd/containerd-config.toml, AL2023's nodeadm-rendered /etc/containerd/config.toml;
-#   - the pinned sandbox image localhost/kubernetes/pause:latest already in /var/lib/containerd,
-#     imported from an archive built here from tests/images/pause/pause.c;
+#   - the sandbox image the AMI pins, named in /usr/share/hyperpod-lookalike/sandbox-image (the one
+#     place the image's stand-ins read it from): its docker-save archive at /etc/eks/pause.tar, as the
+#     AMI ships it, and the image already in /var/lib/containerd, imported from that archive and
+#     labelled pinned; the archives are built here from tests/images/pause/pause.c, one per reference
+#     (each a different image, so with a different digest);
 #   - GPU variants carry a stand-in /usr/bin/nvidia-container-runtime that execs runc;
 #   - stand-ins for the AMI's boot-time steps that rewrite containerd's config: /etc/eks/bootstrap.sh
-#     on AL2, /usr/bin/nodeadm on AL2023 (tests/images/standins).
+#     on AL2; on AL2023 /usr/bin/nodeadm (phases config and run) and the AMI's boot units
+#     nodeadm-config.service and nodeadm-run.service, installed but not enabled (tests enable them
+#     to model the boots after the first one);
+#   - a kubelet stand-in, /usr/bin/kubelet (it sleeps in /var/lib/kubelet) and its unit
+#     kubelet.service, installed but not enabled (tests/images/standins, tests/images/units).
 #
 # Images (all tagged localhost/hyperpod-lookalike:<variant>):
 #   al2, al2-gpu                     Python 3.7, containerd 1.7
 #   al2023, al2023-gpu               Python 3.9, containerd 2.x
 #   al2023-containerd1.7-gpu         Python 3.9, containerd 1.7 (nodeadm's v2 template)
+#   al2023-next-gpu                  Python 3.9, containerd 2.x, a newer AMI: it pins
+#                                    localhost/kubernetes/pause:3.10 (and has no :latest)
+# All but al2023-next-gpu pin localhost/kubernetes/pause:latest.
 # An image is rebuilt only when the inputs (this folder, the AMI configs, the Python trees) change.
 #
 # Needs: root, a running docker engine, debootstrap, gcc, and Debian's package mirror.
@@ -33,7 +43,11 @@ PY_AL2=${PY_AL2:-3.7.16}
 PY2_AL2=${PY2_AL2:-2.7.18}
 PY_AL2023=${PY_AL2023:-3.9.18}
 REPO=localhost/hyperpod-lookalike
-VARIANTS=(al2 al2-gpu al2023 al2023-gpu al2023-containerd1.7-gpu)
+VARIANTS=(al2 al2-gpu al2023 al2023-gpu al2023-containerd1.7-gpu al2023-next-gpu)
+# The sandbox image each OS stage pins (the stages are below, in step 5).
+declare -A SANDBOX_OF=([al2]=localhost/kubernetes/pause:latest [al2023]=localhost/kubernetes/pause:latest
+                       [al2023-containerd1.7]=localhost/kubernetes/pause:latest
+                       [al2023-next]=localhost/kubernetes/pause:3.10)
 # The AMIs' containerd configs: one copy, shared with the unit tests.
 FIXTURES=$HERE/../unit/plugins/module_utils/fixtures/containerd
 AMI_CONFIGS=(al2-eks-containerd-config.toml
@@ -56,7 +70,7 @@ inputs_hash() {
   {
     (cd "$HERE" && find . -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
     (cd "$FIXTURES" && sha256sum "${AMI_CONFIGS[@]}")
-    echo "$PY_AL2 $PY2_AL2 $PY_AL2023 $MIRROR"
+    echo "$PY_AL2 $PY2_AL2 $PY_AL2023 $MIRROR ${VARIANTS[*]}"
   } | sha256sum | cut -c1-16
 }
 HASH=$(inputs_hash)
@@ -125,14 +139,20 @@ copy_python "$PY_AL2" "$CTX/python-al2"
 copy_python "$PY2_AL2" "$CTX/python-al2"
 copy_python "$PY_AL2023" "$CTX/python-al2023"
 
-# --- 4. the pinned sandbox image, built and saved as an archive ------------------------------
-mkdir -p "$CTX/pause"
+# --- 4. the pinned sandbox images, built and saved as archives, one per reference --------------
+# Each reference is its own image (its tag in a label), so that each has its own digest.
+archive_of() { printf '%s.tar' "$1" | tr '/:' '__'; }  # archive_of REF: its archive's name
+mkdir -p "$CTX/pause" "$CTX/pause-archives"
 gcc -static -Os -s -o "$CTX/pause/pause" "$HERE/pause/pause.c"
-printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$CTX/pause/Dockerfile"
-docker build -q -t localhost/kubernetes/pause:latest "$CTX/pause" >/dev/null
-docker save -o "$CTX/pause.tar" localhost/kubernetes/pause:latest
+for ref in $(printf '%s\n' "${SANDBOX_OF[@]}" | LC_ALL=C sort -u); do
+  printf 'FROM scratch\nCOPY pause /pause\nLABEL io.hyperpod-lookalike.pause.tag=%s\nENTRYPOINT ["/pause"]\n' \
+    "${ref##*:}" >"$CTX/pause/Dockerfile"
+  docker build -q -t "$ref" "$CTX/pause" >/dev/null
+  docker save -o "$CTX/pause-archives/$(archive_of "$ref")" "$ref"
+done
+chmod 0644 "$CTX"/pause-archives/*.tar
 
-cp -r "$HERE/identity" "$HERE/standins" "$CTX/"
+cp -r "$HERE/identity" "$HERE/standins" "$HERE/units" "$CTX/"
 mkdir -p "$CTX/fixtures"
 (cd "$FIXTURES" && cp "${AMI_CONFIGS[@]}" "$CTX/fixtures/")
 
@@ -153,13 +173,18 @@ ARG PYTHON_TREE
 ARG PYTHON3
 ARG PYTHON2=
 ARG PYENV_ROOT
+ARG SANDBOX
+ARG SANDBOX_ARCHIVE
 COPY identity/${OS}/os-release /usr/lib/os-release
 COPY ${PYTHON_TREE}/ /
 COPY ${CONTAINERD}/ /
 COPY standins/ /usr/share/hyperpod-lookalike/standins/
+COPY units/ /usr/share/hyperpod-lookalike/units/
 COPY fixtures/ /usr/share/hyperpod-lookalike/fixtures/
 COPY identity/${OS}/ /usr/share/hyperpod-lookalike/identity/
+COPY pause-archives/${SANDBOX_ARCHIVE} /etc/eks/pause.tar
 RUN set -eu; \
+    printf '%s\n' "$SANDBOX" >/usr/share/hyperpod-lookalike/sandbox-image; \
     ln -sf ../usr/lib/os-release /etc/os-release; \
     if [ "$OS" = al2 ]; then \
       cp /usr/share/hyperpod-lookalike/identity/system-release /etc/system-release; \
@@ -180,48 +205,55 @@ RUN set -eu; \
              /var/lib/containerd /opt/sagemaker; \
     printf '[Service]\nSlice=runtime.slice\n' >/etc/systemd/system/containerd.service.d/00-runtime-slice.conf; \
     ln -sf /usr/lib/systemd/system/containerd.service /etc/systemd/system/multi-user.target.wants/containerd.service; \
+    install -m 0755 /usr/share/hyperpod-lookalike/standins/kubelet /usr/bin/kubelet; \
+    install -m 0644 /usr/share/hyperpod-lookalike/units/kubelet.service /usr/lib/systemd/system/kubelet.service; \
     if [ "$OS" = al2 ]; then \
       mkdir -p /etc/eks/containerd /etc/containerd/config.d; \
       cp /usr/share/hyperpod-lookalike/fixtures/al2-eks-containerd-config.toml /etc/eks/containerd/containerd-config.toml; \
-      sed 's,SANDBOX_IMAGE,localhost/kubernetes/pause:latest,' /etc/eks/containerd/containerd-config.toml >/etc/containerd/config.toml; \
+      sed "s,SANDBOX_IMAGE,$(cat /usr/share/hyperpod-lookalike/sandbox-image)," /etc/eks/containerd/containerd-config.toml >/etc/containerd/config.toml; \
       install -m 0755 /usr/share/hyperpod-lookalike/standins/eks-bootstrap.sh /etc/eks/bootstrap.sh; \
     else \
-      mkdir -p /etc/eks; \
       install -m 0755 /usr/share/hyperpod-lookalike/standins/nodeadm /usr/bin/nodeadm; \
+      install -m 0644 /usr/share/hyperpod-lookalike/units/nodeadm-config.service /usr/share/hyperpod-lookalike/units/nodeadm-run.service \
+        /usr/lib/systemd/system/; \
       /usr/bin/nodeadm render-config; \
     fi; \
     python3 -c 'import sys; assert sys.version_info[:2] == tuple(int(x) for x in "'"${PYTHON3}"'".split(".")[:2])'
 CMD ["/sbin/init"]
 DF
 
-declare -A OS_OF=([al2]=al2 [al2023]=al2023 [al2023-containerd1.7]=al2023)
-declare -A CTD_OF=([al2]=containerd-1.7 [al2023]=containerd-2 [al2023-containerd1.7]=containerd-1.7)
-declare -A PYTREE_OF=([al2]=python-al2 [al2023]=python-al2023 [al2023-containerd1.7]=python-al2023)
-declare -A PY3_OF=([al2]=$PY_AL2 [al2023]=$PY_AL2023 [al2023-containerd1.7]=$PY_AL2023)
-declare -A PY2_OF=([al2]=$PY2_AL2 [al2023]="" [al2023-containerd1.7]="")
+# al2023-next: a newer AL2023 AMI (same Python and containerd) that pins another sandbox image.
+declare -A OS_OF=([al2]=al2 [al2023]=al2023 [al2023-containerd1.7]=al2023 [al2023-next]=al2023)
+declare -A CTD_OF=([al2]=containerd-1.7 [al2023]=containerd-2 [al2023-containerd1.7]=containerd-1.7 [al2023-next]=containerd-2)
+declare -A PYTREE_OF=([al2]=python-al2 [al2023]=python-al2023 [al2023-containerd1.7]=python-al2023 [al2023-next]=python-al2023)
+declare -A PY3_OF=([al2]=$PY_AL2 [al2023]=$PY_AL2023 [al2023-containerd1.7]=$PY_AL2023 [al2023-next]=$PY_AL2023)
+declare -A PY2_OF=([al2]=$PY2_AL2 [al2023]="" [al2023-containerd1.7]="" [al2023-next]="")
 
-for os_variant in al2 al2023 al2023-containerd1.7; do
+for os_variant in al2 al2023 al2023-containerd1.7 al2023-next; do
   log "building $os_variant"
   build "$REPO:stage-$os_variant" "$CTX/Dockerfile.os" \
     --build-arg OS="${OS_OF[$os_variant]}" --build-arg CONTAINERD="${CTD_OF[$os_variant]}" \
     --build-arg PYTHON_TREE="${PYTREE_OF[$os_variant]}" --build-arg PYTHON3="${PY3_OF[$os_variant]}" \
-    --build-arg PYTHON2="${PY2_OF[$os_variant]}"
+    --build-arg PYTHON2="${PY2_OF[$os_variant]}" --build-arg SANDBOX="${SANDBOX_OF[$os_variant]}" \
+    --build-arg SANDBOX_ARCHIVE="$(archive_of "${SANDBOX_OF[$os_variant]}")"
 
   # Bake the pinned sandbox image into /var/lib/containerd the way the AMI build does: import the
-  # archive with that OS's own containerd and label it pinned. containerd needs a real filesystem
-  # (not the image's overlay) to unpack, so it runs on a host folder that is then copied in.
+  # image's /etc/eks/pause.tar with that OS's own containerd and label it pinned; the archive must
+  # hold exactly the reference the image pins. containerd needs a real filesystem (not the image's
+  # overlay) to unpack, so it runs on a host folder that is then copied in.
   root_dir=$WORK/containerd-root-$os_variant
   rm -rf "$root_dir"
   mkdir -p "$root_dir"
-  docker run --rm --network none --cap-add SYS_ADMIN \
-    -v "$root_dir:/var/lib/containerd" -v "$CTX/pause.tar:/pause.tar:ro" \
+  docker run --rm --network none --cap-add SYS_ADMIN -v "$root_dir:/var/lib/containerd" \
     "$REPO:stage-$os_variant" /bin/sh -eu -c '
+      ref=$(cat /usr/share/hyperpod-lookalike/sandbox-image)
       containerd >/tmp/containerd.log 2>&1 &
       pid=$!
       for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done
-      ctr -n k8s.io images import /pause.tar >/dev/null
-      ctr -n k8s.io images label localhost/kubernetes/pause:latest io.cri-containerd.pinned=pinned >/dev/null
-      ctr -n k8s.io images ls -q | grep -qx localhost/kubernetes/pause:latest
+      ctr -n k8s.io images import /etc/eks/pause.tar >/dev/null
+      ctr -n k8s.io images label "$ref" io.cri-containerd.pinned=pinned >/dev/null
+      names=$(ctr -n k8s.io images ls -q | grep -v "^sha256:")
+      [ "$names" = "$ref" ] || { echo "/etc/eks/pause.tar holds [$names], not $ref" >&2; exit 1; }
       kill "$pid"; wait "$pid" || true' \
     || die "baking the sandbox image into $os_variant failed"
   rm -rf "$CTX/containerd-root"
@@ -241,9 +273,10 @@ printf 'FROM %s\n' "$REPO:baked-al2023" >"$CTX/Dockerfile.cpu"; build "$REPO:al2
 gpu_layer "$REPO:baked-al2" "$REPO:al2-gpu"
 gpu_layer "$REPO:baked-al2023" "$REPO:al2023-gpu"
 gpu_layer "$REPO:baked-al2023-containerd1.7" "$REPO:al2023-containerd1.7-gpu"
+gpu_layer "$REPO:baked-al2023-next" "$REPO:al2023-next-gpu"
 rm -rf "$CTX"
 
 for v in "${VARIANTS[@]}"; do
   log "$REPO:$v: $(docker run --rm --network none "$REPO:$v" /bin/sh -c \
-    '. /etc/os-release; printf "%s | %s | containerd %s | nvidia %s" "$PRETTY_NAME" "$(python3 -V 2>&1)" "$(containerd --version | cut -d" " -f3)" "$([ -x /usr/bin/nvidia-container-runtime ] && echo yes || echo no)"')"
+    '. /etc/os-release; printf "%s | %s | containerd %s | nvidia %s | sandbox %s" "$PRETTY_NAME" "$(python3 -V 2>&1)" "$(containerd --version | cut -d" " -f3)" "$([ -x /usr/bin/nvidia-container-runtime ] && echo yes || echo no)" "$(cat /usr/share/hyperpod-lookalike/sandbox-image)"')"
 done
