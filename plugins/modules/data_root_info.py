@@ -332,6 +332,9 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.mounts import (  # noqa: F401 pylint: disable=unused-import
+    mount_points, parse_mountinfo, read_mountinfo, unescape_mountinfo)
+
 # The operating system's own directories: never a data volume, a data directory or a source to
 # move from (a set-aside renames the directory; a bind mount hides what is below its target).
 PROTECTED = frozenset([
@@ -345,43 +348,6 @@ PLATFORM = re.compile(r'"platform": *"([a-z0-9_]+)"')
 
 class Refusal(Exception):
     """A setting or a state the module must stop at, before anything is changed."""
-
-
-def unescape_mountinfo(field):
-    """Mount points in /proc/self/mountinfo escape space, tab, newline and backslash as \\ooo."""
-    out = []
-    i = 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return ''.join(out)
-
-
-def parse_mountinfo(text):
-    """[{'device': 'maj:min', 'root': path in its file system, 'point': mount point}] in mount order."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split(' ')
-        if len(fields) > 4:
-            mounts.append({'device': fields[2], 'root': unescape_mountinfo(fields[3]),
-                           'point': unescape_mountinfo(fields[4])})
-    return mounts
-
-
-def mount_points(text):
-    return set(entry['point'] for entry in parse_mountinfo(text))
-
-
-def read_mountinfo():
-    try:
-        with open('/proc/self/mountinfo') as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return ''
 
 
 def mount_at(mounts, path):
