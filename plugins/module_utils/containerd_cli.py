@@ -8,6 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
+import os
+
 from ansible.module_utils.common.text.converters import to_native, to_text
 
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_toml import TomlError, loads
@@ -22,9 +25,46 @@ class Rejected(Exception):
         self.details = dict(rc=rc, stderr=stderr, cmd=cmd)
 
 
+def _imports(config):
+    try:
+        with open(config, 'rb') as handle:
+            imports = loads(to_text(handle.read(), errors='surrogate_or_strict')).get('imports') or []
+    except (IOError, OSError, TomlError, UnicodeError, AttributeError):
+        return []
+    return [to_text(item) for item in imports] if isinstance(imports, list) else []
+
+
+def missing_imports(config):
+    """The files CONFIG imports (or the files it imports import, and so on), named without a
+    wildcard, that do not exist.
+
+    containerd refuses to start with one, but `containerd config dump` (2.x) then prints its
+    defaults, the rest of the imports left out, and exits 0: checked here instead."""
+    missing, seen, pending = [], set(), [config]
+    while pending:
+        current = pending.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        base = os.path.dirname(current)
+        for path in _imports(current):
+            if not os.path.isabs(path):
+                path = os.path.join(base, path)
+            if '*' in path:
+                pending.extend(sorted(glob.glob(path)))
+            elif not os.path.exists(path):
+                missing.append(path)
+            else:
+                pending.append(path)
+    return missing
+
+
 def rejection(module, binary, config):
     """(why, rc, stderr, cmd) when containerd BINARY rejects CONFIG, else None."""
     cmd = [binary, '--config', config, 'config', 'dump']
+    missing = missing_imports(config)
+    if missing:
+        return '%s imports %s, which does not exist (containerd does not start with it)' % (config, ', '.join(missing)), 1, '', cmd
     rc, out, err = module.run_command(cmd)
     if rc == 0:
         return None
@@ -43,6 +83,9 @@ def checker(module, binary):
 def dump(module, binary, config):
     """The parsed effective configuration of CONFIG; fails the module when it cannot be had."""
     cmd = [binary, '--config', config, 'config', 'dump']
+    missing = missing_imports(config)
+    if missing:
+        module.fail_json(msg='%s imports %s, which does not exist (containerd does not start with it)' % (config, ', '.join(missing)), cmd=cmd)
     rc, out, err = module.run_command(cmd)
     if rc != 0:
         module.fail_json(msg='%s failed (rc=%d): %s' % (' '.join(cmd), rc, to_text(err).strip()),

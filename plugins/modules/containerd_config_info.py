@@ -29,10 +29,37 @@ options:
   config:
     description:
       - The main configuration file to load.
-      - It must exist. (containerd 2.x silently falls back to its built-in defaults when the file
-        is missing, so the module checks this itself.)
+      - It must exist, unless O(missing_config=default). (containerd 2.x silently falls back to its
+        built-in defaults when the file is missing, so the module checks this itself.)
     type: path
     default: /etc/containerd/config.toml
+  missing_config:
+    description:
+      - What a missing O(config) means. V(fail) fails the module. V(default) reads containerd's
+        built-in defaults (C(containerd config default)) instead and returns RV(config_exists=false) -
+        on Amazon Linux 2023 nodeadm may write the file only after the lifecycle script ran.
+    type: str
+    choices: [fail, default]
+    default: fail
+    version_added: 1.1.0
+  sandbox_lookup:
+    description:
+      - How the daemon looks up the sandbox image reference, for RV(sandbox_image_ok).
+      - V(verbatim) as it is written (containerd 2.3 and later, where an untagged
+        C(localhost/kubernetes/pause) is not the image C(localhost/kubernetes/pause:latest));
+        V(normalized) with C(:latest) added to a reference without tag or digest (older versions);
+        V(auto) by the version of O(binary).
+    type: str
+    choices: [auto, verbatim, normalized]
+    default: auto
+    version_added: 1.1.0
+  layer_dropins:
+    description:
+      - With O(layered), the directory of the drop-ins that O(layered) imports after O(config); the
+        module then returns RV(layered.overridden), the settings of O(config) that the effective
+        configuration of O(layered) does not keep although no drop-in sets them.
+    type: path
+    version_added: 1.1.0
   read_files:
     description:
       - Other files to return the content of, in RV(files), so that a caller that needs them (to
@@ -219,6 +246,15 @@ daemon:
       type: list
       elements: str
       sample: [localhost/kubernetes/pause:latest]
+    unit_file_state:
+      description: The unit's C(UnitFileState) (V(enabled), V(disabled), ...), or V(null).
+      type: str
+      sample: disabled
+      version_added: 1.1.0
+    started_at:
+      description: When the daemon's main process started, in seconds since the epoch, or V(null).
+      type: float
+      version_added: 1.1.0
 layered:
   description: The effective configuration of O(layered), when that file exists.
   returned: when O(layered) is set
@@ -234,6 +270,19 @@ layered:
     root:
       description: Its top-level C(root).
       type: str
+    imports:
+      description: Its C(imports), as written in the file.
+      type: list
+      elements: str
+      version_added: 1.1.0
+    overridden:
+      description:
+        - With O(layer_dropins), the settings of O(config) (one line each) that the effective
+          configuration of O(layered) does not keep although no drop-in sets them (an import that
+          replaces a plugin section whole does that). Empty when the layer keeps the base intact.
+      type: list
+      elements: str
+      version_added: 1.1.0
 differences:
   description: With O(expect), what differs from it, one line each (empty when the configuration is as expected).
   returned: when O(expect) is set
@@ -250,9 +299,26 @@ sandbox_image:
   version_added: 1.1.0
   sample: localhost/kubernetes/pause:latest
 sandbox_image_ref:
-  description: RV(sandbox_image) as an image store names it (C(:latest) added when it has no tag or digest).
+  description:
+    - RV(sandbox_image) as the daemon looks it up (O(sandbox_lookup)) - with C(:latest) added when
+      it has no tag or digest, except where containerd looks it up verbatim.
   returned: success
   type: str
+  version_added: 1.1.0
+config_exists:
+  description: Whether O(config) exists (V(false) only with O(missing_config=default)).
+  returned: success
+  type: bool
+  version_added: 1.1.0
+config_head:
+  description: The first line of O(config) (at most 200 characters), to tell who wrote it, or V(null).
+  returned: success
+  type: str
+  version_added: 1.1.0
+config_mtime:
+  description: When O(config) was last modified, in seconds since the epoch, or V(null).
+  returned: success
+  type: float
   version_added: 1.1.0
 sandbox_image_ok:
   description:
@@ -303,7 +369,9 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native, to_text
 
-from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_settings import differences
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_settings import (
+    UNCOMPARED, differences, leaves, lookup, same_value)
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_toml import TomlError, loads
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.containerd_cli import dump
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.text import jsonable
 
@@ -370,11 +438,88 @@ def sandbox_image(config):
     return image or None
 
 
-def image_ref(image):
-    """IMAGE as an image store names it: with :latest when it has neither a tag nor a digest."""
-    if not image or '@' in image or re.search(r':[^/]+$', image):
+def image_ref(image, verbatim=False):
+    """IMAGE as the daemon looks it up: with :latest when it has neither a tag nor a digest, unless
+    the daemon looks references up VERBATIM (containerd 2.3 and later)."""
+    if verbatim or not image or '@' in image or re.search(r':[^/]+$', image):
         return image
     return image + ':latest'
+
+
+def looks_up_verbatim(lookup, major, minor):
+    """Whether a daemon of version MAJOR.MINOR looks the sandbox image up as written (LOOKUP auto)."""
+    if lookup != 'auto':
+        return lookup == 'verbatim'
+    return (major, minor) >= (2, 3)
+
+
+def first_line(path):
+    try:
+        with open(path, 'rb') as handle:
+            return to_text(handle.readline(400), errors='surrogate_or_replace').rstrip('\r\n')[:200]
+    except (IOError, OSError):
+        return None
+
+
+def started_at(pid):
+    """When process PID started, in seconds since the epoch (from /proc), or None."""
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            fields = stat.read().rsplit(')', 1)[1].split()
+        with open('/proc/stat') as system:
+            boot = [line.split()[1] for line in system if line.startswith('btime ')][0]
+        return round(int(boot) + int(fields[19]) / float(os.sysconf('SC_CLK_TCK')), 2)
+    except (IOError, OSError, IndexError, ValueError):
+        return None
+
+
+def overridden(base, layered, dropins):
+    """The leaves of BASE that LAYERED does not keep and that no drop-in of DROPINS sets."""
+    covered = set()
+    for dropin in dropins:
+        for path, dummy in leaves(dropin):
+            covered.add(path)
+    lines = []
+    for path, value in leaves(base):
+        if path[0] in UNCOMPARED or any(path[:len(c)] == c for c in covered):
+            continue
+        found, now = lookup(layered, path)
+        # An empty table is kept by any table there: a drop-in may fill it (a proxy plugin, say).
+        if value == {} and found and isinstance(now, dict):
+            continue
+        if not found or not same_value(value, now):
+            where = repr(now) if found else 'missing'
+            lines.append('%s: %r in the base, %s in the layer' % ('.'.join(path), value, where))
+    return lines
+
+
+def read_dropins(module, directory):
+    """The parsed *.toml files of DIRECTORY, in name order (as containerd imports a glob)."""
+    found = []
+    if not directory or not os.path.isdir(directory):
+        return found
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not name.endswith('.toml') or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, 'rb') as handle:
+                found.append(loads(to_text(handle.read(), errors='surrogate_or_strict')))
+        except (IOError, OSError, TomlError, UnicodeError) as exc:
+            module.fail_json(msg='cannot read the drop-in %s: %s' % (path, to_native(exc)))
+    return found
+
+
+def defaults(module, binary):
+    """containerd's built-in configuration (`containerd config default`), parsed."""
+    cmd = [binary, 'config', 'default']
+    rc, out, err = module.run_command(cmd)
+    if rc != 0:
+        module.fail_json(msg='%s failed (rc=%d): %s' % (' '.join(cmd), rc, to_text(err).strip()), rc=rc, stderr=err, cmd=cmd)
+    try:
+        return loads(to_text(out, errors='surrogate_or_strict'))
+    except (TomlError, UnicodeError) as exc:
+        module.fail_json(msg='cannot parse the output of %s: %s' % (' '.join(cmd), to_native(exc)), cmd=cmd)
 
 
 def parse_systemctl_show(output):
@@ -398,12 +543,13 @@ def parse_content_root(output):
 
 def read_daemon(module):
     params = module.params
-    daemon = dict(active_state=None, main_pid=0, exec_start='', answers=False, content_root=None, k8s_images=[])
+    daemon = dict(active_state=None, main_pid=0, exec_start='', answers=False, content_root=None, k8s_images=[],
+                  unit_file_state=None, started_at=None)
     systemctl = module.get_bin_path('systemctl')
     rc, out = 1, ''
     if systemctl:
         rc, out, err = module.run_command([systemctl, 'show', '--property=ActiveState', '--property=MainPID',
-                                           '--property=ExecStart', params['service']])
+                                           '--property=ExecStart', '--property=UnitFileState', params['service']])
     if rc == 0:
         properties = parse_systemctl_show(out)
         daemon['active_state'] = properties.get('ActiveState') or None
@@ -412,6 +558,9 @@ def read_daemon(module):
         except ValueError:
             daemon['main_pid'] = 0
         daemon['exec_start'] = properties.get('ExecStart', '')
+        daemon['unit_file_state'] = properties.get('UnitFileState') or None
+        if daemon['main_pid']:
+            daemon['started_at'] = started_at(daemon['main_pid'])
     ctr = [params['ctr'], '--address', params['address']]
     if not os.access(params['ctr'], os.X_OK):
         return daemon
@@ -439,6 +588,9 @@ def main():
             ctr=dict(type='path', default='/usr/bin/ctr'),
             address=dict(type='path', default='/run/containerd/containerd.sock'),
             layered=dict(type='path'),
+            layer_dropins=dict(type='path'),
+            missing_config=dict(type='str', choices=['fail', 'default'], default='fail'),
+            sandbox_lookup=dict(type='str', choices=['auto', 'verbatim', 'normalized'], default='auto'),
             expect=dict(type='dict', options=dict(
                 settings=dict(type='list', elements='dict', default=[]),
                 before=dict(type='dict', default={}),
@@ -451,9 +603,10 @@ def main():
 
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
         module.fail_json(msg='containerd binary %s does not exist or is not executable' % binary)
-    if not os.path.exists(config):
+    config_exists = os.path.exists(config)
+    if not config_exists and module.params['missing_config'] == 'fail':
         module.fail_json(msg='containerd config file %s does not exist' % config)
-    if not os.path.isfile(config):
+    if config_exists and not os.path.isfile(config):
         module.fail_json(msg='containerd config %s is not a regular file' % config)
 
     cmd = [binary, '--version']
@@ -467,7 +620,7 @@ def main():
                          rc=rc, stdout=out, stderr=err, cmd=cmd)
     version, major, minor = parsed
 
-    data = dump(module, binary, config)
+    data = dump(module, binary, config) if config_exists else defaults(module, binary)
     schema = data.get('version')
     extra = {}
     layered = module.params['layered']
@@ -476,14 +629,24 @@ def main():
         if extra['layered']['exists']:
             layered_data = dump(module, binary, layered)
             extra['layered'].update(config=jsonable(layered_data), root=layered_data.get('root'))
+            try:
+                with open(layered, 'rb') as handle:
+                    imports = loads(to_text(handle.read(), errors='surrogate_or_strict')).get('imports') or []
+            except (IOError, OSError, TomlError, UnicodeError):
+                imports = []
+            extra['layered']['imports'] = [to_text(item) for item in imports] if isinstance(imports, list) else []
+            if module.params['layer_dropins']:
+                extra['layered']['overridden'] = overridden(
+                    jsonable(data), jsonable(layered_data), jsonable(read_dropins(module, module.params['layer_dropins'])))
     expect = module.params['expect']
     if expect is not None:
         extra['differences'] = differences(jsonable(data), expect['settings'] or [], expect['before'] or {})
     image = sandbox_image(data)
+    verbatim = looks_up_verbatim(module.params['sandbox_lookup'], major, minor)
     if module.params['daemon']:
         extra['daemon'] = read_daemon(module)
         extra['sandbox_image_ok'] = image is None or not image.startswith('localhost/') or \
-            image_ref(image) in extra['daemon']['k8s_images']
+            image_ref(image, verbatim) in extra['daemon']['k8s_images']
     module.exit_json(
         changed=False,
         config=jsonable(data),
@@ -498,7 +661,10 @@ def main():
         files=read_files(module, module.params['read_files']),
         systemd_running=os.path.isdir('/run/systemd/system'),
         sandbox_image=image,
-        sandbox_image_ref=image_ref(image),
+        sandbox_image_ref=image_ref(image, verbatim),
+        config_exists=config_exists,
+        config_mtime=os.stat(config).st_mtime if config_exists else None,
+        config_head=first_line(config) if config_exists else None,
         **extra
     )
 
