@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # HyperPod lifecycle script (the cluster's OnCreate): provision this node with the
-# hyperpod.eks_lifecycle collection.
+# hyperpod.eks_lifecycle collection. The bundle also holds this script as on_init_complete.sh (the
+# cluster's OnInitComplete, run once the AMI has started containerd and kubelet): under that name
+# it runs playbooks/on_init_complete.yml, which checks that provisioning is in effect, adds a
+# "verification" section to the report and fails the node when it is not.
 #
 # HyperPod runs it as root, from the folder it downloaded from the lifecycle S3 URI. It
 #   - appends timestamped lines to /var/log/provision/provisioning.log (which HyperPod sends to
@@ -54,6 +57,11 @@ STATE_DIR=${HYPERPOD_STATE_DIR:-/run/hyperpod-eks-lifecycle}
 LOCK_FILE=${HYPERPOD_LOCK_FILE:-$STATE_DIR/lock}
 LOCK_WAIT=${HYPERPOD_LOCK_WAIT:-600}
 SCRIPT=${BASH_SOURCE[0]##*/}
+# Which lifecycle hook this run is, by the script's name: its play is playbooks/<hook>.yml.
+case "$SCRIPT" in
+  on_init_complete.sh) HOOK=on_init_complete ;;
+  *) HOOK=on_create ;;
+esac
 # The folder this script is in, exactly (a command substitution would drop a trailing newline).
 HERE=$(case "${BASH_SOURCE[0]}" in */*) cd -- "${BASH_SOURCE[0]%/*}/" ;; esac && pwd -P && echo x)
 HERE=${HERE%$'\n'x}
@@ -244,6 +252,10 @@ failure_report() {
     steps_json="${steps_json:+$steps_json, }{\"duration_seconds\": $value, \"name\": $(json_string "$name")}"
     steps_prom="${steps_prom}hyperpod_provision_step_duration_seconds{step=\"$(label_value "$name")\"} $value"$'\n'
   done
+  if [ "$HOOK" = on_init_complete ]; then
+    verification_failure_report "$report" "$rc" "$message" "$now" "$started_ms" "$duration" "$steps_json" "$check"
+    return 0
+  fi
   if {
     printf '{\n'
     printf '  "bootstrap": {"steps": [%s]},\n' "$steps_json"
@@ -287,6 +299,55 @@ failure_report() {
     printf 'hyperpod_provision_info{outcome="failed",failed_step="%s",platform="",os_version="",containerd_version=""} 1\n' \
       "$(label_value "$STEP")"
   } | write_file "$dir/hyperpod_provision.prom" 0644 || log info "no metrics written: cannot write $dir"
+}
+
+# verification_failure_report REPORT RC MESSAGE NOW STARTED_MS DURATION STEPS_JSON CHECK: for
+# on_init_complete.sh, the same failure as the "verification" section of the existing report (the
+# OnCreate run's is kept), merged by the OS's own Python (isolated, no code of the bundle), and
+# the verification metrics.
+verification_failure_report() {
+  local report=$1 rc=$2 message=$3 now=$4 started_ms=$5 duration=$6 steps_json=$7 check=$8 section dir
+  section=$(printf '{"bootstrap": {"steps": [%s]}, "check_mode": %s, "duration_seconds": %s, "failure": {"exit_code": %d, "host": null, "message": %s, "role": null, "stage": "bootstrap", "step": %s, "task": null}, "finished": "%s", "hosts": {}, "outcome": "failed", "playbook": null, "run_id": %s, "schema_version": 1, "started": "%s"}' \
+    "$steps_json" "$check" "$duration" "$rc" "$(json_string "$(one_line "$message" | cut -c1-2000)")" "$(json_string "$STEP")" \
+    "$(iso_ms "$now")" "$(json_string "$RUN_ID")" "$(iso_ms "$started_ms")")
+  # shellcheck disable=SC2016  # Python code, not shell
+  if printf '%s' "$section" | "$PYTHON" -I -c '
+import json, os, sys, tempfile
+path = sys.argv[1]
+section = json.load(sys.stdin)
+try:
+    with open(path) as handle:
+        report = json.load(handle)
+except (IOError, OSError, ValueError):
+    report = None
+if not isinstance(report, dict):
+    report = {"schema_version": 1, "run_id": None, "outcome": None,
+              "note": "no readable report of the OnCreate run was found; this file holds the verification only"}
+report["verification"] = section
+directory = os.path.dirname(path) or "."
+if not os.path.isdir(directory):
+    os.makedirs(directory, 0o755)
+fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
+with os.fdopen(fd, "w") as handle:
+    handle.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+os.chmod(tmp, 0o640)
+os.rename(tmp, path)
+' "$report" 2>/dev/null; then
+    log info "report: $report (verification)"
+  else
+    log info "no report written: cannot add the verification to $report"
+  fi
+  dir=$(metrics_dir)
+  [ -n "$dir" ] && [ "$check" = false ] || return 0
+  {
+    printf '# HELP hyperpod_provision_verification_timestamp_seconds When the last check after the AMI'"'"'s start-up (OnInitComplete) finished, in seconds since the epoch.\n'
+    printf '# TYPE hyperpod_provision_verification_timestamp_seconds gauge\n'
+    printf 'hyperpod_provision_verification_timestamp_seconds %s\n' "$(decimal_ms "$now")"
+    printf '# HELP hyperpod_provision_verification_success 1 if the last check after the AMI'"'"'s start-up found provisioning in effect (or skipped an unsupported OS), 0 if not.\n'
+    printf '# TYPE hyperpod_provision_verification_success gauge\nhyperpod_provision_verification_success 0\n'
+  } | write_file "$dir/hyperpod_provision_verification.prom" 0644 || log info "no metrics written: cannot write $dir"
 }
 
 # fail RC MESSAGE...: the failure path: [error] line, sync, wait for the log upload, exit non-zero.
@@ -373,7 +434,7 @@ stage_bundle() {
   if [ -z "$bad" ] && [ -n "$(LC_ALL=C sort -z "$listed" | uniq -z -d | tr '\0' ' ')" ]; then
     bad="SHA256SUMS lists a file twice: $(LC_ALL=C sort -z "$listed" | uniq -z -d | tr '\0' ' ')"
   fi
-  for path in "$SCRIPT" playbooks/on_create.yml; do
+  for path in "$SCRIPT" "playbooks/$HOOK.yml"; do
     [ -n "$bad" ] || grep -qzxF -- "$path" "$listed" || bad="SHA256SUMS does not list $path"
   done
   [ -z "$bad" ] || fail 3 "the bundle is refused, nothing from it was used and nothing was changed: $bad"
@@ -437,16 +498,16 @@ find_playbook() {
     return
   fi
   if [ -n "$BUNDLE" ]; then
-    printf '%s\n' "$BUNDLE/playbooks/on_create.yml"
+    printf '%s\n' "$BUNDLE/playbooks/$HOOK.yml"
     return
   fi
-  for candidate in "$HERE/playbooks/on_create.yml" "$HERE/../playbooks/on_create.yml"; do
+  for candidate in "$HERE/playbooks/$HOOK.yml" "$HERE/../playbooks/$HOOK.yml"; do
     if [ -f "$candidate" ]; then
       printf '%s\n' "$candidate"
       return
     fi
   done
-  printf '%s\n' "$HERE/playbooks/on_create.yml"
+  printf '%s\n' "$HERE/playbooks/$HOOK.yml"
 }
 
 # runtime: install the bundle's Ansible runtime for this node's Python, or reuse an installed one.
@@ -668,6 +729,7 @@ main() {
       HYPERPOD_PROVISION_LOG="$LOG_FILE" \
       HYPERPOD_PROVISION_REPORT="$REPORT_FILE" \
       HYPERPOD_RUN_ID="$RUN_ID" \
+      HYPERPOD_HOOK="$HOOK" \
       HYPERPOD_RUN_STARTED="$RUN_STARTED" \
       HYPERPOD_BOOTSTRAP_STEPS="$STEPS" \
       ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
@@ -685,6 +747,10 @@ main() {
     # A play that stops before its first task (a syntax error, a missing role) says why in an
     # "ERROR!" line; a failed task is logged with its reason by the provision_log callback.
     error=$(tail -n 400 "$LOG_FILE" 2>/dev/null | sed -n 's/^[^ ]* \[ansible-playbook\] \(ERROR! .*\)$/\1/p' | tail -n 1)
+    # A failed task: the provision_log callback's line for it (host | task | reason), repeated here
+    # so that the [error] line alone says what failed.
+    [ -n "$error" ] || error=$(tail -n 400 "$LOG_FILE" 2>/dev/null \
+      | sed -n 's/^[^ ]* \[ansible\] failed: \(.*\)$/failed: \1/p' | tail -n 1 | cut -c1-1500)
     [ -n "$error" ] || error="the failed task is logged above"
     fail "$rc" "$PLAYBOOK_CMD exited with $rc after $(seconds_since "$started")s; $error"
   fi

@@ -33,8 +33,22 @@ def _task(task):
         _time(task["started"])
 
 
-def _host(host):
-    assert set(host) == {"outcome", "skip_reason", "os", "containerd", "counts", "roles", "tasks", "failed_tasks"}, host
+HOST_KEYS = {"outcome", "skip_reason", "os", "containerd", "counts", "roles", "tasks", "failed_tasks"}
+
+
+def _host(host, verification=False):
+    # "volume" when containerd_data_root_volume is auto; "checks" in a verification (on_init_complete.sh).
+    assert HOST_KEYS <= set(host) <= HOST_KEYS | {"volume", "checks"}, host
+    assert ("checks" in host) == verification, host
+    if "volume" in host:
+        assert set(host["volume"]) == {"setting", "path", "kind", "reason"}, host["volume"]
+        assert host["volume"]["kind"] in {"instance_store", "ebs", "none"}
+        assert (host["volume"]["path"] is None) == (host["volume"]["kind"] == "none")
+        assert host["volume"]["reason"]
+    for check in host.get("checks") or ():
+        assert set(check) == {"name", "ok", "detail"} and isinstance(check["ok"], bool) and check["detail"], check
+    if verification and host["outcome"] == "succeeded":
+        assert host["checks"] and all(c["ok"] for c in host["checks"]), host["checks"]
     assert host["outcome"] in OUTCOMES
     assert set(host["counts"]) == {"ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored"}
     assert all(isinstance(v, int) for v in host["counts"].values())
@@ -60,11 +74,30 @@ def _host(host):
     assert host["counts"]["changed"] == sum(t["status"] == "changed" for t in host["tasks"])
 
 
-def check_report(text):
-    """Parse report.json's TEXT, assert its schema and its internal consistency, return it."""
+REPORT_KEYS = {"schema_version", "run_id", "started", "finished", "duration_seconds", "outcome",
+               "failure", "check_mode", "bootstrap", "playbook", "hosts"}
+
+
+def check_report(text, verification=None):
+    """Parse report.json's TEXT, assert its schema and its internal consistency, return it.
+
+    VERIFICATION True: the report must have a "verification" section (on_init_complete.sh's run,
+    checked the same way); False: it must not; None: either."""
     report = json.loads(text)
-    assert set(report) == {"schema_version", "run_id", "started", "finished", "duration_seconds", "outcome",
-                           "failure", "check_mode", "bootstrap", "playbook", "hosts"}, sorted(report)
+    if verification is not None:
+        assert ("verification" in report) == verification, sorted(report)
+    if "verification" in report:
+        _check(report["verification"], verification=True)
+        report = dict(report)
+        section = report.pop("verification")
+        _check(report)
+        report["verification"] = section
+        return report
+    return _check(report)
+
+
+def _check(report, verification=False):
+    assert set(report) == REPORT_KEYS, sorted(report)
     assert report["schema_version"] == 1
     assert isinstance(report["run_id"], str) and report["run_id"]
     started, finished = _time(report["started"]), _time(report["finished"])
@@ -83,7 +116,7 @@ def check_report(text):
         assert playbook["duration_seconds"] <= report["duration_seconds"]
         assert abs(playbook["tasks_seconds"] + playbook["overhead_seconds"] - playbook["duration_seconds"]) < 0.01
     for host in report["hosts"].values():
-        _host(host)
+        _host(host, verification)
     if report["outcome"] == "failed":
         failure = report["failure"]
         assert set(failure) == {"stage", "step", "host", "role", "task", "message", "exit_code"}

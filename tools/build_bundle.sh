@@ -2,6 +2,8 @@
 # `make bundle`: write dist/lifecycle/, the folder a HyperPod admin uploads to S3 as it is.
 #
 #   on_create.sh              the lifecycle script (the cluster's OnCreate)
+#   on_init_complete.sh       the same script under the name that runs the check after the AMI's
+#                             start-up (the cluster's OnInitComplete): playbooks/on_init_complete.yml
 #   playbooks/                the play, and vars/on_create.yml: the settings to edit
 #   collections/              hyperpod.eks_lifecycle itself
 #   runtime/                  an Ansible runtime per Amazon Linux generation, as wheels for the
@@ -266,6 +268,7 @@ main() {
     | tar -x -C "$OUT/collections/ansible_collections/hyperpod/eks_lifecycle"
   cp -r "$OUT/collections/ansible_collections/hyperpod/eks_lifecycle/playbooks" "$OUT/playbooks"
   install -m 0755 "$REPO/bootstrap/on_create.sh" "$OUT/on_create.sh"
+  install -m 0755 "$REPO/bootstrap/on_create.sh" "$OUT/on_init_complete.sh"
   install -m 0644 "$REPO/bootstrap/install_wheels.py" "$OUT/runtime/install_wheels.py"
   if [ -n "$SETTINGS" ]; then
     log "settings from $SETTINGS"
@@ -285,7 +288,8 @@ main() {
   cat >"$OUT/README.txt" <<'EOF'
 HyperPod lifecycle scripts: hyperpod.eks_lifecycle
 
-Upload this folder as it is to the cluster's lifecycle S3 URI and set OnCreate to on_create.sh.
+Upload this folder as it is to the cluster's lifecycle S3 URI; set the instance groups'
+LifeCycleConfig OnCreate to on_create.sh and OnInitComplete to on_init_complete.sh.
 Settings: playbooks/vars/on_create.yml. Log on the node: /var/log/provision/provisioning.log.
 SHA256SUMS protects every file; after editing the settings run, in this folder:
   sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS

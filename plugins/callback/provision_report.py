@@ -107,6 +107,8 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(*args, **kwargs)
         env = os.environ
         self._bootstrap = "HYPERPOD_RUN_ID" in env
+        # on_init_complete.sh: the run is the check after the AMI's start-up, added to the report.
+        self._verification = env.get("HYPERPOD_HOOK") == "on_init_complete"
         run_started = time.time()
         if self._bootstrap:
             try:
@@ -135,6 +137,8 @@ class CallbackModule(CallbackBase):
                 "tasks": [],
                 "failed_tasks": [],
             }
+            if self._verification:
+                self._hosts[name]["checks"] = []
         return self._hosts[name]
 
     @staticmethod
@@ -166,6 +170,13 @@ class CallbackModule(CallbackBase):
                 "platform": facts.get("hyperpod_platform"),
                 "platform_reason": facts.get("hyperpod_platform_reason"),
             }
+        choice = facts.get("containerd_data_root_volume_choice")
+        if isinstance(choice, dict):
+            host["volume"] = dict((key, choice.get(key)) for key in ("setting", "path", "kind", "reason"))
+        checks = facts.get("hyperpod_verification_checks")
+        if self._verification and isinstance(checks, list):
+            host["checks"] = [dict(name=to_text(c.get("name")), ok=bool(c.get("ok")), detail=to_text(c.get("detail", "")))
+                              for c in checks if isinstance(c, dict)]
         containerd = facts.get("containerd_common_facts")
         if isinstance(containerd, dict):
             host["containerd"] = {
@@ -313,5 +324,6 @@ class CallbackModule(CallbackBase):
             # A preview changes nothing: it must not replace the last real run's report or metrics.
             report_path = check_mode_path(report_path)
             metrics_dir = ""
-        for error in report_lib.write_outputs(self._report, report_path, metrics_dir):
+        write = report_lib.write_verification if self._verification else report_lib.write_outputs
+        for error in write(self._report, report_path, metrics_dir):
             self._display.warning("provision_report: %s" % error)

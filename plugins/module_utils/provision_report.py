@@ -24,6 +24,7 @@ from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.text import
 
 SCHEMA_VERSION = 1
 METRICS_FILE = "hyperpod_provision.prom"
+VERIFICATION_METRICS_FILE = "hyperpod_provision_verification.prom"
 OUTCOMES = ("succeeded", "failed", "skipped")
 
 
@@ -211,6 +212,83 @@ def write_outputs(report, report_path, metrics_dir=None):
         path = os.path.join(metrics_dir, METRICS_FILE)
         try:
             write_atomic(path, to_prometheus(report), 0o644)
+        except (IOError, OSError) as exc:
+            errors.append("cannot write %s: %s" % (path, exc))
+    return errors
+
+
+# -- the verification (on_init_complete.sh) -----------------------------------------------------
+
+VERIFICATION_METRICS = (
+    ("hyperpod_provision_verification_timestamp_seconds", "gauge",
+     "When the last check after the AMI's start-up (OnInitComplete) finished, in seconds since the epoch."),
+    ("hyperpod_provision_verification_success", "gauge",
+     "1 if the last check after the AMI's start-up found provisioning in effect (or skipped an unsupported OS), 0 if not."),
+    ("hyperpod_provision_verification_check", "gauge",
+     "1 if this check of the last verification passed, 0 if it failed."),
+)
+
+
+def verification_checks(report):
+    """[(name, ok)] of every host's checks."""
+    checks = []
+    for host in (report.get("hosts") or {}).values():
+        for check in host.get("checks") or ():
+            checks.append((check.get("name"), bool(check.get("ok"))))
+    return checks
+
+
+def verification_prometheus(report):
+    samples = {
+        "hyperpod_provision_verification_timestamp_seconds": [((), round(report.get("_finished_epoch", time.time()), 3))],
+        "hyperpod_provision_verification_success": [((), report.get("outcome") != "failed")],
+        "hyperpod_provision_verification_check": [((("check", name),), ok) for name, ok in verification_checks(report)],
+    }
+    lines = []
+    for name, kind, text in VERIFICATION_METRICS:
+        if not samples[name]:
+            continue
+        lines.append("# HELP %s %s" % (name, text))
+        lines.append("# TYPE %s %s" % (name, kind))
+        for labels, value in samples[name]:
+            lines.append("%s%s %s" % (name, _labels(labels), _number(value)))
+    return "\n".join(lines) + "\n"
+
+
+def with_verification(existing_text, verification):
+    """The text of report.json with VERIFICATION as its "verification" section.
+
+    The rest of the report (the OnCreate run's) is kept as it is; a report that is missing or
+    cannot be read is replaced by one that holds the verification only, and says so."""
+    report = None
+    if existing_text:
+        try:
+            report = json.loads(existing_text)
+        except ValueError:
+            report = None
+    if not isinstance(report, dict):
+        report = {"schema_version": SCHEMA_VERSION, "run_id": None, "outcome": None,
+                  "note": "no readable report of the OnCreate run was found; this file holds the verification only"}
+    report["verification"] = public(verification)
+    return json.dumps(report, indent=2, sort_keys=True) + "\n"
+
+
+def write_verification(verification, report_path, metrics_dir=None):
+    """Add VERIFICATION to report.json (written whole, atomically) and write its metrics file."""
+    errors = []
+    if report_path:
+        try:
+            existing = None
+            if os.path.isfile(report_path):
+                with open(report_path, 'rb') as handle:
+                    existing = handle.read().decode('utf-8', 'replace')
+            write_atomic(report_path, with_verification(existing, verification), 0o640)
+        except (IOError, OSError) as exc:
+            errors.append("cannot write %s: %s" % (report_path, exc))
+    if metrics_dir:
+        path = os.path.join(metrics_dir, VERIFICATION_METRICS_FILE)
+        try:
+            write_atomic(path, verification_prometheus(verification), 0o644)
         except (IOError, OSError) as exc:
             errors.append("cannot write %s: %s" % (path, exc))
     return errors

@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -91,7 +92,7 @@ PLAY = """
 AL2023 = 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nVERSION_ID="2023"\nPRETTY_NAME="Amazon Linux 2023.6"\n'
 
 
-def run(tmp_path, *args, env=None, metrics_dir="", os_release=AL2023):
+def run(tmp_path, *args, env=None, metrics_dir="", os_release=AL2023, play=PLAY):
     collections = tmp_path / "collections" / "ansible_collections" / "hyperpod"
     if not collections.exists():
         collections.mkdir(parents=True)
@@ -105,7 +106,7 @@ def run(tmp_path, *args, env=None, metrics_dir="", os_release=AL2023):
         (tmp_path / "roles" / "inner_role" / "tasks" / "main.yml").write_text(INNER_TASKS)
     (tmp_path / "os-release").write_text(os_release)
     playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY.format(metrics_dir=metrics_dir, os_release=tmp_path / "os-release"))
+    playbook.write_text(play.format(metrics_dir=metrics_dir, os_release=tmp_path / "os-release"))
     # The play runs with Ansible's defaults, not the settings of what runs the tests (ansible-test
     # units exports ANSIBLE_FORCE_HANDLERS, ANSIBLE_INVENTORY, ANSIBLE_CONFIG and more).
     outside = {key: val for key, val in os.environ.items() if not key.startswith("ANSIBLE_")}
@@ -114,7 +115,7 @@ def run(tmp_path, *args, env=None, metrics_dir="", os_release=AL2023):
                        ANSIBLE_CALLBACKS_ENABLED="hyperpod.eks_lifecycle.provision_report",
                        HYPERPOD_PROVISION_REPORT=str(tmp_path / "log" / "report.json"),
                        ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false")
-    for key in ("HYPERPOD_RUN_ID", "HYPERPOD_RUN_STARTED", "HYPERPOD_BOOTSTRAP_STEPS", "HYPERPOD_METRICS_TEXTFILE_DIR"):
+    for key in ("HYPERPOD_RUN_ID", "HYPERPOD_RUN_STARTED", "HYPERPOD_BOOTSTRAP_STEPS", "HYPERPOD_METRICS_TEXTFILE_DIR", "HYPERPOD_HOOK"):
         environment.pop(key, None)
     environment.update(env or {})
     return subprocess.run(["ansible-playbook", "-c", "local", str(playbook), *args], env=environment,
@@ -255,3 +256,143 @@ def test_an_unwritable_report_is_a_warning_not_a_failed_run(tmp_path):
     proc = run(tmp_path)
     assert proc.returncode == 0
     assert "provision_report: cannot write" in proc.stderr + proc.stdout
+
+
+# -- on_init_complete.sh: the verification, added to the OnCreate run's report -----------------------
+
+VERIFY_PLAY = """
+- name: Verification test play
+  hosts: localhost
+  gather_facts: false
+  vars:
+    hyperpod_metrics_textfile_dir: "{metrics_dir}"
+  tasks:
+    - name: Read the os-release
+      hyperpod.eks_lifecycle.os_release_facts:
+        path: "{os_release}"
+
+    - name: Choose the volume
+      ansible.builtin.set_fact:
+        containerd_data_root_volume_choice:
+          setting: auto
+          path: /opt/dlami/nvme
+          kind: instance_store
+          reason: the instance has an instance store (mounted at /opt/dlami/nvme), mounted at /opt/dlami/nvme
+          waited_seconds: 0.0
+
+    - name: Gather the checks
+      ansible.builtin.set_fact:
+        hyperpod_verification_checks:
+          - name: containerd_running
+            ok: true
+            detail: containerd is active and answers on /run/containerd/containerd.sock
+          - name: containerd_sandbox_image
+            ok: "{{{{ not (sandbox_missing | default(false) | bool) }}}}"
+            detail: sandbox image localhost/kubernetes/pause:latest
+          - not a check
+
+    - name: Fail when provisioning is not in effect
+      ansible.builtin.assert:
+        that:
+          - hyperpod_verification_checks | select('mapping') | rejectattr('ok') | list | length == 0
+        fail_msg: provisioning is not in effect
+        quiet: true
+"""
+
+CHECKS = [
+    {"name": "containerd_running", "ok": True, "detail": "containerd is active and answers on /run/containerd/containerd.sock"},
+    {"name": "containerd_sandbox_image", "ok": True, "detail": "sandbox image localhost/kubernetes/pause:latest"},
+]
+VOLUME = {"setting": "auto", "path": "/opt/dlami/nvme", "kind": "instance_store",
+          "reason": "the instance has an instance store (mounted at /opt/dlami/nvme), mounted at /opt/dlami/nvme"}
+VERIFY_ENV = {"HYPERPOD_HOOK": "on_init_complete", "HYPERPOD_RUN_ID": "verify-1"}
+
+
+def test_the_verification_is_added_to_the_oncreate_report(tmp_path):
+    textfile = tmp_path / "textfile"
+    proc = run(tmp_path, metrics_dir=str(textfile), env={"HYPERPOD_RUN_ID": "oncreate-1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    on_create = json.loads((tmp_path / "log" / "report.json").read_text())
+    on_create_prom = (textfile / "hyperpod_provision.prom").read_text()
+
+    proc = run(tmp_path, metrics_dir=str(textfile), env=VERIFY_ENV, play=VERIFY_PLAY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = (tmp_path / "log" / "report.json").read_text()
+    report = check_report(text, verification=True)
+    data = json.loads(text)
+    # The OnCreate run's report is kept as it was; the verification is a section of its own.
+    assert dict((k, v) for k, v in data.items() if k != "verification") == on_create
+    assert report["run_id"] == "oncreate-1"
+    verification = report["verification"]
+    assert verification["run_id"] == "verify-1" and verification["outcome"] == "succeeded"
+    assert verification["playbook"]["name"] == "play.yml"
+    assert not [key for key in verification if key.startswith("_")]
+    host = verification["hosts"]["localhost"]
+    assert host["checks"] == CHECKS  # the entry that is not a mapping is left out
+    assert host["volume"] == VOLUME  # waited_seconds is not the report's
+    assert "checks" not in report["hosts"]["localhost"]
+    assert (tmp_path / "log" / "report.json").stat().st_mode & 0o777 == 0o640
+
+    # The verification's own metrics; the OnCreate run's are left as they were.
+    assert sorted(p.name for p in textfile.iterdir()) == ["hyperpod_provision.prom", "hyperpod_provision_verification.prom"]
+    assert (textfile / "hyperpod_provision.prom").read_text() == on_create_prom
+    prom = textfile / "hyperpod_provision_verification.prom"
+    assert prom.stat().st_mode & 0o777 == 0o644
+    samples = metrics(prom.read_text())
+    assert value(samples, "hyperpod_provision_verification_success") == 1
+    assert value(samples, "hyperpod_provision_verification_check", check="containerd_running") == 1
+    assert value(samples, "hyperpod_provision_verification_check", check="containerd_sandbox_image") == 1
+    assert abs(value(samples, "hyperpod_provision_verification_timestamp_seconds") - prom.stat().st_mtime) < 5
+
+
+def test_a_failed_verification(tmp_path):
+    textfile = tmp_path / "textfile"
+    assert run(tmp_path, env={"HYPERPOD_RUN_ID": "oncreate-1"}).returncode == 0
+    proc = run(tmp_path, "-e", "sandbox_missing=true", metrics_dir=str(textfile), env=VERIFY_ENV, play=VERIFY_PLAY)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    report = check_report((tmp_path / "log" / "report.json").read_text(), verification=True)
+    assert report["outcome"] == "succeeded"  # the OnCreate run's
+    verification = report["verification"]
+    assert verification["outcome"] == "failed"
+    assert verification["failure"]["task"] == "Fail when provisioning is not in effect"
+    assert verification["hosts"]["localhost"]["checks"] == [CHECKS[0], dict(CHECKS[1], ok=False)]
+    samples = metrics((textfile / "hyperpod_provision_verification.prom").read_text())
+    assert value(samples, "hyperpod_provision_verification_success") == 0
+    assert value(samples, "hyperpod_provision_verification_check", check="containerd_running") == 1
+    assert value(samples, "hyperpod_provision_verification_check", check="containerd_sandbox_image") == 0
+
+
+def test_a_verification_without_an_oncreate_report(tmp_path):
+    proc = run(tmp_path, env=VERIFY_ENV, play=VERIFY_PLAY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "log" / "report.json").read_text())
+    assert sorted(data) == ["note", "outcome", "run_id", "schema_version", "verification"]
+    assert data["run_id"] is None and data["outcome"] is None and data["schema_version"] == 1
+    assert data["verification"]["hosts"]["localhost"]["checks"] == CHECKS
+
+
+def test_a_verification_in_check_mode_keeps_the_reports(tmp_path):
+    textfile = tmp_path / "textfile"
+    assert run(tmp_path, metrics_dir=str(textfile)).returncode == 0
+    real = (tmp_path / "log" / "report.json").read_text()
+    proc = run(tmp_path, "--check", metrics_dir=str(textfile), env=VERIFY_ENV, play=VERIFY_PLAY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "log" / "report.json").read_text() == real
+    assert sorted(p.name for p in textfile.iterdir()) == ["hyperpod_provision.prom"]
+    preview = json.loads((tmp_path / "log" / "report.check.json").read_text())
+    assert preview["verification"]["check_mode"] is True
+
+
+def test_without_the_hook_checks_are_not_reported_but_the_volume_is(tmp_path):
+    proc = run(tmp_path, env={"HYPERPOD_RUN_ID": "run-1"}, play=VERIFY_PLAY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = check_report((tmp_path / "log" / "report.json").read_text(), verification=False)
+    host = report["hosts"]["localhost"]
+    assert "checks" not in host
+    assert host["volume"] == VOLUME
+    assert report["run_id"] == "run-1"
+
+
+def test_the_volume_choice_without_a_choice_is_not_reported(tmp_path):
+    assert run(tmp_path).returncode == 0
+    assert "volume" not in report_of(tmp_path)["hosts"]["localhost"]

@@ -70,3 +70,166 @@ def test_write_outputs_replaces_atomically(tmp_path):
     errors = lib.write_outputs(report, str(tmp_path / 'log'), None)  # a directory in the way
     assert len(errors) == 1 and 'cannot write' in errors[0]
     assert sorted(os.listdir(str(tmp_path / 'log'))) == ['report.json']  # no temporary file left
+
+
+# -- the verification (on_init_complete.sh) -----------------------------------------------------
+
+def verification_report(outcome='succeeded', checks=None):
+    report = lib.new_report('verify-1', 200.0)
+    report['hosts'] = {'localhost': {'outcome': outcome, 'checks': [
+        {'name': 'containerd_running', 'ok': True, 'detail': 'containerd is active'},
+        {'name': 'containerd_sandbox_image', 'ok': outcome != 'failed', 'detail': 'sandbox image present'},
+    ] if checks is None else checks}}
+    return lib.finish(report, 212.5, outcome, None if outcome != 'failed' else {'step': 'verify'})
+
+
+ON_CREATE = {
+    'schema_version': 1, 'run_id': 'oncreate-1', 'started': '2023-11-14T22:13:20.500Z', 'outcome': 'succeeded',
+    'hosts': {'localhost': {'outcome': 'succeeded', 'tasks': [{'name': 'x'}]}}, 'bootstrap': {'steps': []},
+}
+
+
+def test_with_verification_keeps_the_report_and_adds_the_public_section():
+    verification = verification_report()
+    text = lib.with_verification(json.dumps(ON_CREATE), verification)
+    assert text.endswith('}\n')
+    data = json.loads(text)
+    assert dict((k, v) for k, v in data.items() if k != 'verification') == ON_CREATE
+    assert data['verification'] == lib.public(verification)
+    assert '_started_epoch' not in data['verification'] and '_finished_epoch' not in data['verification']
+    assert data['verification']['run_id'] == 'verify-1' and data['verification']['duration_seconds'] == 12.5
+    assert '_finished_epoch' in verification  # the caller's report is left as it is (the metrics need it)
+    assert text == json.dumps(data, indent=2, sort_keys=True) + '\n'
+
+
+def test_with_verification_replaces_an_earlier_verification():
+    first = json.loads(lib.with_verification(json.dumps(ON_CREATE), verification_report()))
+    second = json.loads(lib.with_verification(json.dumps(first), verification_report('failed')))
+    assert second['verification']['outcome'] == 'failed'
+    assert dict((k, v) for k, v in second.items() if k != 'verification') == ON_CREATE
+
+
+@pytest.mark.parametrize('existing', [None, '', 'not json {', '[1, 2]', '"a string"', 'null', '42'])
+def test_with_verification_without_a_readable_report(existing):
+    verification = verification_report()
+    data = json.loads(lib.with_verification(existing, verification))
+    assert data == {'schema_version': 1, 'run_id': None, 'outcome': None,
+                    'note': 'no readable report of the OnCreate run was found; this file holds the verification only',
+                    'verification': lib.public(verification)}
+
+
+def test_verification_prometheus():
+    from ansible_collections.hyperpod.eks_lifecycle.tests.reportcheck import metrics, value
+    text = lib.verification_prometheus(verification_report())
+    samples = metrics(text)
+    assert value(samples, 'hyperpod_provision_verification_success') == 1
+    assert value(samples, 'hyperpod_provision_verification_timestamp_seconds') == 212.5
+    assert value(samples, 'hyperpod_provision_verification_check', check='containerd_running') == 1
+    assert value(samples, 'hyperpod_provision_verification_check', check='containerd_sandbox_image') == 1
+    assert len(samples) == 4
+    assert text.count('# TYPE ') == 3
+    assert 'hyperpod_provision_verification_check{check="containerd_running"} 1\n' in text
+
+    samples = metrics(lib.verification_prometheus(verification_report('failed')))
+    assert value(samples, 'hyperpod_provision_verification_success') == 0
+    assert value(samples, 'hyperpod_provision_verification_check', check='containerd_running') == 1
+    assert value(samples, 'hyperpod_provision_verification_check', check='containerd_sandbox_image') == 0
+
+
+def test_verification_prometheus_skipped_counts_as_success_and_no_checks_no_family():
+    text = lib.verification_prometheus(verification_report('skipped', checks=[]))
+    assert 'hyperpod_provision_verification_success 1\n' in text
+    assert 'hyperpod_provision_verification_check' not in text  # neither HELP nor TYPE without a sample
+    assert text.count('# TYPE ') == 2
+
+
+def test_verification_prometheus_escapes_and_counts_every_host():
+    report = verification_report(checks=[{'name': 'a "quoted"\\name', 'ok': 1}, {'name': 'b', 'ok': None}])
+    report['hosts']['other'] = {'checks': [{'name': 'c', 'ok': 'yes'}]}
+    text = lib.verification_prometheus(report)
+    assert 'hyperpod_provision_verification_check{check="a \\"quoted\\"\\\\name"} 1\n' in text
+    assert 'hyperpod_provision_verification_check{check="b"} 0\n' in text
+    assert 'hyperpod_provision_verification_check{check="c"} 1\n' in text
+    assert lib.verification_checks(report) == [('a "quoted"\\name', True), ('b', False), ('c', True)]
+    assert lib.verification_checks({}) == []
+
+
+def test_write_verification_keeps_the_report_and_writes_its_metrics(tmp_path):
+    report_path = tmp_path / 'log' / 'report.json'
+    metrics_dir = tmp_path / 'textfile'
+    on_create = lib.finish(lib.new_report('oncreate-1', 100.0), 150.0, 'succeeded')
+    assert lib.write_outputs(on_create, str(report_path), str(metrics_dir)) == []
+    before = json.loads(report_path.read_text())
+    on_create_prom = (metrics_dir / lib.METRICS_FILE).read_text()
+
+    verification = verification_report()
+    assert lib.write_verification(verification, str(report_path), str(metrics_dir)) == []
+    data = json.loads(report_path.read_text())
+    assert dict((k, v) for k, v in data.items() if k != 'verification') == before
+    assert data['verification'] == lib.public(verification)
+    assert oct(os.stat(str(report_path)).st_mode & 0o777) == '0o640'
+    assert sorted(os.listdir(str(tmp_path / 'log'))) == ['report.json']  # no temporary file left
+    assert sorted(os.listdir(str(metrics_dir))) == [lib.METRICS_FILE, lib.VERIFICATION_METRICS_FILE]
+    assert (metrics_dir / lib.METRICS_FILE).read_text() == on_create_prom  # the OnCreate run's figures are kept
+    prom = metrics_dir / lib.VERIFICATION_METRICS_FILE
+    assert prom.read_text() == lib.verification_prometheus(verification)
+    assert oct(os.stat(str(prom)).st_mode & 0o777) == '0o644'
+
+
+def test_write_verification_without_a_report_writes_one_with_a_note(tmp_path):
+    report_path = tmp_path / 'new' / 'report.json'  # its directory is made
+    assert lib.write_verification(verification_report(), str(report_path)) == []
+    data = json.loads(report_path.read_text())
+    assert data['run_id'] is None and 'note' in data and data['verification']['run_id'] == 'verify-1'
+
+
+def test_write_verification_of_a_broken_report(tmp_path):
+    report_path = tmp_path / 'report.json'
+    report_path.write_text('{"run_id": "trunc')
+    assert lib.write_verification(verification_report(), str(report_path)) == []
+    assert 'note' in json.loads(report_path.read_text())
+
+
+def test_write_verification_of_a_report_that_is_not_text(tmp_path):
+    report_path = tmp_path / 'report.json'
+    report_path.write_bytes(b'\xff\xfe{"run_id": "x"}')
+    errors = lib.write_verification(verification_report(), str(report_path), str(tmp_path / 'textfile'))
+    assert errors == []
+    assert 'note' in json.loads(report_path.read_text())
+    assert (tmp_path / 'textfile' / lib.VERIFICATION_METRICS_FILE).exists()
+
+
+def test_write_verification_reports_what_it_cannot_write(tmp_path):
+    (tmp_path / 'report.json').mkdir()  # a directory in the way
+    (tmp_path / 'textfile').write_text('a file where the directory should be')
+    errors = lib.write_verification(verification_report(), str(tmp_path / 'report.json'), str(tmp_path / 'textfile'))
+    assert len(errors) == 2
+    assert errors[0].startswith('cannot write %s: ' % (tmp_path / 'report.json'))
+    assert errors[1].startswith('cannot write %s: ' % (tmp_path / 'textfile' / lib.VERIFICATION_METRICS_FILE))
+    assert sorted(os.listdir(str(tmp_path))) == ['report.json', 'textfile']
+    # Either one alone.
+    assert lib.write_verification(verification_report(), None, str(tmp_path / 'metrics')) == []
+    assert sorted(os.listdir(str(tmp_path / 'metrics'))) == [lib.VERIFICATION_METRICS_FILE]
+    assert lib.write_verification(verification_report(), str(tmp_path / 'r.json'), None) == []
+    assert sorted(os.listdir(str(tmp_path))) == ['metrics', 'r.json', 'report.json', 'textfile']
+
+
+def test_write_verification_into_a_read_only_directory(tmp_path):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        probe = locked / 'probe'
+        try:
+            probe.write_text('')
+            writable = True  # root writes anyway: a read-only file system stands in below
+            probe.unlink()
+        except (IOError, OSError):
+            writable = False
+        if writable:
+            errors = lib.write_verification(verification_report(), '/proc/version/report.json', '/proc/version/textfile')
+        else:
+            errors = lib.write_verification(verification_report(), str(locked / 'report.json'), str(locked))
+        assert len(errors) == 2 and all(error.startswith('cannot write ') for error in errors)
+    finally:
+        locked.chmod(0o700)
