@@ -2,10 +2,12 @@
 # `make demo`: provision a fresh AL2023 look-alike node end to end, the way HyperPod does it.
 #
 # Builds the bundle (dist/lifecycle, what an admin uploads to S3); starts a fresh node from
-# localhost/hyperpod-lookalike:al2023-gpu with no network, /opt/sagemaker mounted and containerd
-# running as the AMI has it; copies the folder in (as HyperPod downloads it) and runs
-# `bash on_create.sh` from inside it; prints the tail of /var/log/provision/provisioning.log, a
-# summary of report.json and containerd's effective root. Exits with on_create.sh's exit code.
+# localhost/hyperpod-lookalike:al2023-gpu with no network and /opt/sagemaker mounted; puts it in the
+# state HyperPod's OnCreate finds an AL2023 node in (containerd and kubelet disabled and stopped);
+# copies the folder in (as HyperPod downloads it) and runs `bash on_create.sh` from inside it; runs
+# nodeadm's run phase (containerd and kubelet enabled and started); runs `bash on_init_complete.sh`
+# (OnInitComplete); prints the tail of /var/log/provision/provisioning.log, a summary of
+# report.json and containerd's effective root. Exits non-zero if either script failed.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,11 +36,25 @@ lookalike_wait "$NODE"
 docker exec "$NODE" sh -c '. /etc/os-release; echo "$PRETTY_NAME, $(python3 -V), containerd $(containerd --version | cut -d" " -f3), ansible-playbook: $(command -v ansible-playbook || echo none), routes: $(ip -o route | wc -l)"'
 docker exec "$NODE" ctr plugins ls --detailed type==io.containerd.content.v1 2>/dev/null | grep -E '^\s+root' | sed 's/^ */containerd content store before: /'
 
-say "bash on_create.sh, from the downloaded folder, as HyperPod runs it"
+say "As at OnCreate on an AL2023 node: containerd and kubelet disabled and stopped (nodeadm starts them later)"
+docker exec "$NODE" systemctl disable --now containerd kubelet 2>/dev/null || true
+docker exec "$NODE" sh -c 'echo "containerd: $(systemctl is-active containerd), $(systemctl is-enabled containerd)"'
+
+say "bash on_create.sh, from the downloaded folder, as HyperPod runs it (OnCreate)"
 docker cp "$BUNDLE" "$NODE:/root/lifecycle"
 rc=0
 docker exec -w /root/lifecycle "$NODE" bash on_create.sh >"$WORK/on_create.out" 2>&1 || rc=$?
 echo "on_create.sh exited with $rc (its output: $WORK/on_create.out)"
+docker exec "$NODE" sh -c 'echo "containerd after OnCreate: $(systemctl is-active containerd), $(systemctl is-enabled containerd) (left as nodeadm expects it)"'
+
+say "nodeadm's run phase: containerd and kubelet enabled and started"
+docker exec "$NODE" nodeadm run
+
+say "bash on_init_complete.sh (OnInitComplete): is provisioning in effect now that the AMI started everything?"
+rc2=0
+docker exec -w /root/lifecycle "$NODE" bash on_init_complete.sh >"$WORK/on_init_complete.out" 2>&1 || rc2=$?
+echo "on_init_complete.sh exited with $rc2 (its output: $WORK/on_init_complete.out)"
+[ "$rc" -ne 0 ] || rc=$rc2
 
 say "tail -n 30 /var/log/provision/provisioning.log"
 docker exec "$NODE" tail -n 30 /var/log/provision/provisioning.log
@@ -57,6 +73,11 @@ for s in (r["bootstrap"] or {}).get("steps", []):
 for role in h.get("roles", []):
     print("  role %-36s %6.2fs  changed %d: %s" % (role["name"], role["duration_seconds"], role["changed"],
                                                 "; ".join(role["changed_tasks"])[:110]))
+v = r.get("verification")
+if v:
+    print("verification (on_init_complete.sh) %s: %s in %.1fs" % (v["run_id"], v["outcome"], v["duration_seconds"]))
+    for c in (v["hosts"].get("localhost") or {}).get("checks", []):
+        print("  %-4s %-26s %s" % ("ok" if c["ok"] else "FAIL", c["name"], c["detail"][:100]))
 ' || true
 
 say "Result"
