@@ -36,10 +36,11 @@ def fsync_directory(directory):
         os.close(fd)
 
 
-def write_atomic(path, data, mode, check=None, owner=None):
+def write_atomic(path, data, mode, check=None, owner=None, create_only=False):
     """Replace PATH with DATA (bytes): a synced temporary file in the same directory, passed to
     CHECK (which raises to refuse it, leaving PATH as it was), given MODE and OWNER ((uid, gid)),
-    renamed over PATH, and the directory synced."""
+    renamed over PATH, and the directory synced. CREATE_ONLY: linked to PATH instead, so that a
+    file someone else put there meanwhile is never replaced; returns whether PATH was written."""
     directory = os.path.dirname(os.path.abspath(path))
     candidate = _candidate(data, directory, os.path.basename(path))
     try:
@@ -48,12 +49,22 @@ def write_atomic(path, data, mode, check=None, owner=None):
         os.chmod(candidate, mode)
         if owner is not None:
             os.chown(candidate, owner[0], owner[1])
-        os.rename(candidate, path)
-        candidate = None
+        if create_only:
+            try:
+                os.link(candidate, path)
+            except OSError as exc:
+                if not os.path.lexists(path):
+                    raise
+                del exc
+                return False
+        else:
+            os.rename(candidate, path)
+            candidate = None
     finally:
         if candidate is not None and os.path.exists(candidate):
             os.unlink(candidate)
     fsync_directory(directory)
+    return True
 
 
 def check_only(data, check, directory=None, name='candidate'):

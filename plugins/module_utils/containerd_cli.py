@@ -34,9 +34,9 @@ def _imports(config):
     return [to_text(item) for item in imports] if isinstance(imports, list) else []
 
 
-def missing_imports(config):
+def missing_imports(config, assume=()):
     """The files CONFIG imports (or the files it imports import, and so on), named without a
-    wildcard, that do not exist.
+    wildcard, that do not exist (the paths in ASSUME count as existing: a preview's files).
 
     containerd refuses to start with one, but `containerd config dump` (2.x) then prints its
     defaults, the rest of the imports left out, and exits 0: checked here instead."""
@@ -52,6 +52,8 @@ def missing_imports(config):
                 path = os.path.join(base, path)
             if '*' in path:
                 pending.extend(sorted(glob.glob(path)))
+            elif path in assume:
+                continue
             elif not os.path.exists(path):
                 missing.append(path)
             else:
@@ -59,10 +61,10 @@ def missing_imports(config):
     return missing
 
 
-def rejection(module, binary, config):
+def rejection(module, binary, config, assume=()):
     """(why, rc, stderr, cmd) when containerd BINARY rejects CONFIG, else None."""
     cmd = [binary, '--config', config, 'config', 'dump']
-    missing = missing_imports(config)
+    missing = missing_imports(config, assume)
     if missing:
         return '%s imports %s, which does not exist (containerd does not start with it)' % (config, ', '.join(missing)), 1, '', cmd
     rc, out, err = module.run_command(cmd)
@@ -71,10 +73,11 @@ def rejection(module, binary, config):
     return to_text(err).strip() or to_text(out).strip() or 'exit %d' % rc, rc, err, cmd
 
 
-def checker(module, binary):
-    """A check for atomic.write_atomic: raises Rejected with containerd's reason."""
+def checker(module, binary, assume=()):
+    """A check for atomic.write_atomic: raises Rejected with containerd's reason. ASSUME: paths that
+    count as existing when they are imported (files a preview would have written before)."""
     def check(candidate):
-        rejected = rejection(module, binary, candidate)
+        rejected = rejection(module, binary, candidate, assume)
         if rejected is not None:
             raise Rejected(*rejected)
     return check

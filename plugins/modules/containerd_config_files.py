@@ -64,6 +64,14 @@ options:
         description: The file's mode.
         type: raw
         default: '0644'
+      only_if_missing:
+        description:
+          - Write the file only where it does not exist, and never over one that appears meanwhile
+            (it is linked into place, not renamed over it) - a placeholder for a file another
+            program writes.
+        type: bool
+        default: false
+        version_added: 1.1.0
   binary:
     description: The containerd binary that validates TOML files.
     type: path
@@ -177,18 +185,19 @@ def make_dirs(path):
         os.chmod(directory, 0o755)
 
 
-def write(module, spec, data, mode):
-    """Put DATA at the spec's path (in check mode, only validate it), validated by containerd first
-    when the spec asks: a rejected file replaces nothing."""
+def write(module, spec, data, mode, assume=()):
+    """Put DATA at the spec's path (in check mode, only validate it, the files of ASSUME counting as
+    written), validated by containerd first when the spec asks: a rejected file replaces nothing."""
     path = spec['path']
-    check = checker(module, module.params['binary']) if spec['validate'] == 'containerd' else None
+    check = checker(module, module.params['binary'], assume if module.check_mode else ()) if spec['validate'] == 'containerd' else None
     try:
         if module.check_mode:
             if check is not None:
                 atomic.check_only(data, check, name=os.path.basename(path))
             return
         make_dirs(os.path.dirname(path))
-        atomic.write_atomic(path, data, mode, check=check, owner=(0, 0) if os.getuid() == 0 else None)
+        return atomic.write_atomic(path, data, mode, check=check, owner=(0, 0) if os.getuid() == 0 else None,
+                                   create_only=spec.get('only_if_missing', False))
     except Rejected as exc:
         module.fail_json(msg='containerd rejects the new %s, which was not written: %s' % (path, exc), **exc.details)
 
@@ -215,6 +224,7 @@ def main():
                 content=dict(type='raw'),
                 state=dict(type='str', choices=['present', 'absent'], default='present'),
                 validate=dict(type='str', choices=['containerd', 'none'], default='containerd'),
+                only_if_missing=dict(type='bool', default=False),
                 mode=dict(type='raw', default='0644'),
             )),
             binary=dict(type='path', default='/usr/bin/containerd'),
@@ -249,10 +259,11 @@ def main():
         else:
             after = content_bytes(spec['content'])
             mode = parse_mode(module, spec['mode'])
-            if exists and before == after and mode_now == mode and (uid, gid) == owner:
+            if exists and (spec['only_if_missing'] or (before == after and mode_now == mode and (uid, gid) == owner)):
                 continue
             try:
-                write(module, spec, after, mode)
+                if write(module, spec, after, mode, [s['path'] for s in files if s['state'] == 'present']) is False:
+                    continue  # only_if_missing, and someone else wrote it meanwhile
             except (IOError, OSError) as exc:
                 module.fail_json(msg='cannot write %s: %s' % (path, to_native(exc)))
         changed_files.append(path)

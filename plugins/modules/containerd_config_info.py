@@ -293,7 +293,8 @@ differences:
 sandbox_image:
   description:
     - The sandbox (pause) image reference the effective configuration pins (C(sandbox_image) of
-      the CRI plugin in schema 2, C(pinned_images.sandbox) in schema 3), or V(null).
+      the CRI plugin in schema 2, C(pinned_images.sandbox) in schema 3), or V(null) - that of
+      O(layered) when it exists (the configuration the daemon runs with).
   returned: success
   type: str
   version_added: 1.1.0
@@ -624,6 +625,7 @@ def main():
     schema = data.get('version')
     extra = {}
     layered = module.params['layered']
+    layered_data = None
     if layered:
         extra['layered'] = dict(exists=os.path.isfile(layered))
         if extra['layered']['exists']:
@@ -641,7 +643,8 @@ def main():
     expect = module.params['expect']
     if expect is not None:
         extra['differences'] = differences(jsonable(data), expect['settings'] or [], expect['before'] or {})
-    image = sandbox_image(data)
+    # The daemon runs with the layer where there is one: its sandbox image is the one pods need.
+    image = sandbox_image(layered_data if layered_data is not None else data)
     verbatim = looks_up_verbatim(module.params['sandbox_lookup'], major, minor)
     if module.params['daemon']:
         extra['daemon'] = read_daemon(module)

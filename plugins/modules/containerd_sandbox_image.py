@@ -86,6 +86,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
 PINNED = 'io.cri-containerd.pinned=pinned'
+MAX_MEMBERS = 10000
+MAX_INDEX = 1024 * 1024
 
 
 def parse_images(output):
@@ -103,21 +105,25 @@ def archive_refs(path):
     """The image references an archive names: RepoTags of a `docker save` manifest.json, or the
     ref.name annotations of an OCI index.json; [] when it names none or cannot be read."""
     refs = []
+    found = {}
     try:
-        with tarfile.open(path) as archive:
-            names = archive.getnames()
-            if 'manifest.json' in names:
-                for entry in json.loads(archive.extractfile('manifest.json').read().decode('utf-8')) or []:
-                    refs.extend(entry.get('RepoTags') or [])
-            if 'index.json' in names:
-                for entry in json.loads(archive.extractfile('index.json').read().decode('utf-8')).get('manifests') or []:
-                    annotations = entry.get('annotations') or {}
-                    ref = annotations.get('io.containerd.image.name') or annotations.get('org.opencontainers.image.ref.name')
-                    if ref and ('/' in ref or ':' in ref):
-                        refs.append(ref)
-    except (IOError, OSError, tarfile.TarError, ValueError, AttributeError, KeyError):
+        # An uncompressed tar, as `docker save` writes it; its two index files read, small ones only.
+        with tarfile.open(path, 'r:') as archive:
+            for count, member in enumerate(archive):
+                if count > MAX_MEMBERS:
+                    break
+                if member.name in ('manifest.json', 'index.json') and member.isfile() and member.size <= MAX_INDEX:
+                    found[member.name] = json.loads(archive.extractfile(member).read().decode('utf-8'))
+        for entry in found.get('manifest.json') or []:
+            refs.extend(entry.get('RepoTags') or [])
+        for entry in (found.get('index.json') or {}).get('manifests') or []:
+            annotations = entry.get('annotations') or {}
+            ref = annotations.get('io.containerd.image.name') or annotations.get('org.opencontainers.image.ref.name')
+            if ref and ('/' in ref or ':' in ref):
+                refs.append(ref)
+    except (IOError, OSError, tarfile.TarError, ValueError, AttributeError, KeyError, TypeError, MemoryError):
         return []
-    return [to_text(ref) for ref in refs if ref]
+    return [to_text(ref) for ref in refs if isinstance(ref, str) and ref]
 
 
 class Ctr(object):
@@ -172,6 +178,10 @@ def main():
         ctr.run('images', 'import', '--', archive)
         after = ctr.images()
         imported = sorted(set(after) - set(before))
+        if ref not in after and '@' in ref:
+            # A digest names one image: another one tagged with it would be another image.
+            module.fail_json(msg='importing %s did not give %s (a reference by digest is never tagged onto another image)'
+                                 % (archive, ref), present=False, imported=imported, pinned=False)
         if ref not in after:
             # The archive names the image otherwise (another registry, a tag where the configuration
             # has none): the same image under the name the configuration looks up.

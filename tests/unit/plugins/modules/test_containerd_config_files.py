@@ -150,3 +150,43 @@ def test_data_is_written_as_json_and_text_as_it_is(run_module, tmp_path):
     assert run_module({'files': [{'path': path, 'content': marker, 'validate': 'none'}]})[1]['changed'] is False
     failed, result = run_module({'files': [{'path': path, 'content': 42, 'validate': 'none'}]})
     assert not failed and open(path).read() == '42'
+
+
+def test_only_if_missing_never_replaces_a_file(run_module, tmp_path):
+    path = tmp_path / 'etc' / 'config.toml'
+    spec = {'path': str(path), 'content': '# placeholder\nversion = 3\n', 'only_if_missing': True}
+    failed, result = run_module({'binary': CONTAINERD_21, 'files': [spec]})
+    assert not failed and result['changed'] and path.read_text() == '# placeholder\nversion = 3\n', result
+    # Written by someone else since: kept as it is, whatever the placeholder says.
+    path.write_text('version = 3\nroot = "/var/lib/containerd"\n')
+    failed, result = run_module({'binary': CONTAINERD_21, 'files': [spec]})
+    assert not failed and not result['changed'], result
+    assert path.read_text() == 'version = 3\nroot = "/var/lib/containerd"\n'
+    assert leftovers(tmp_path) == []
+
+
+def test_only_if_missing_loses_a_race_to_the_other_writer(monkeypatch, tmp_path):
+    from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils import atomic
+    path = tmp_path / 'config.toml'
+
+    def check(candidate):  # the other program writes the file between our check and our link
+        path.write_text('theirs\n')
+    assert atomic.write_atomic(str(path), b'ours\n', 0o644, check=check, create_only=True) is False
+    assert path.read_text() == 'theirs\n'
+    assert [p.name for p in tmp_path.iterdir()] == ['config.toml']
+
+
+def test_check_mode_counts_the_files_the_call_writes_as_there(run_module, tmp_path):
+    """A preview of a layer that imports a file the same call creates (nodeadm's placeholder)."""
+    base = tmp_path / 'etc' / 'config.toml'
+    args = layer(tmp_path)
+    args['files'][0]['content'] = 'version = 3\nimports = ["%s", "%s/*.toml"]\n' % (base, tmp_path / 'hyperpod' / 'conf.d')
+    args['files'].insert(0, {'path': str(base), 'content': '# placeholder\nversion = 3\n', 'only_if_missing': True})
+    args['_ansible_check_mode'] = True
+    failed, result = run_module(args)
+    assert not failed and result['changed'], result
+    assert not base.exists() and not (tmp_path / 'hyperpod').exists()
+    # Without the placeholder in the call, the layer is refused: containerd would not start with it.
+    del args['files'][0]
+    failed, result = run_module(args)
+    assert failed and 'which does not exist' in result['msg'], result

@@ -382,3 +382,27 @@ def test_a_missing_ctr_fails(run_module, tmp_path):
     failed, result = run_module({'ref': REF, 'ctr': missing})
     assert failed
     assert result['msg'] == '%s does not exist or is not executable' % missing
+
+
+def test_archive_refs_reads_an_uncompressed_tar_and_small_index_files_only(tmp_path):
+    import gzip
+    plain = make_archive(tmp_path / 'docker.tar', (), repo_tags=['localhost/kubernetes/pause:3.10'])
+    with open(plain, 'rb') as source, gzip.open(str(tmp_path / 'docker.tar.gz'), 'wb') as packed:
+        packed.write(source.read())
+    # A compressed archive is not what the AMI ships: not opened (no decompression bomb).
+    assert containerd_sandbox_image.archive_refs(str(tmp_path / 'docker.tar.gz')) == []
+    with tarfile.open(str(tmp_path / 'big.tar'), 'w') as archive:
+        data = json.dumps([{'RepoTags': ['localhost/kubernetes/pause:3.10'], 'pad': 'x' * (2 << 20)}]).encode()
+        info = tarfile.TarInfo('manifest.json')
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    assert containerd_sandbox_image.archive_refs(str(tmp_path / 'big.tar')) == []
+
+
+def test_a_reference_by_digest_is_never_tagged_onto_another_image(run_module, tmp_path):
+    ref = 'localhost/kubernetes/pause@sha256:' + '1' * 64
+    ctr = Ctr(tmp_path)
+    ctr.archive('localhost/kubernetes/pause:3.10')
+    failed, result = run_module(module_args(ctr, ref=ref))
+    assert failed and 'a reference by digest is never tagged onto another image' in result['msg'], result
+    assert not any(' tag ' in line for line in ctr.calls())
