@@ -312,12 +312,16 @@ verification_failure_report() {
     "$(iso_ms "$now")" "$(json_string "$RUN_ID")" "$(iso_ms "$started_ms")")
   # shellcheck disable=SC2016  # Python code, not shell
   if printf '%s' "$section" | "$PYTHON" -I -c '
-import json, os, sys, tempfile
+import json, os, stat, sys, tempfile
 path = sys.argv[1]
 section = json.load(sys.stdin)
+report = None
 try:
-    with open(path) as handle:
-        report = json.load(handle)
+    # The last report only if it is a regular file (not a FIFO to block on, not a symlink).
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            report = json.loads(handle.read(16 << 20).decode("utf-8", "replace"))
 except (IOError, OSError, ValueError):
     report = None
 if not isinstance(report, dict):
@@ -682,7 +686,7 @@ note_secrets() {
 }
 
 main() {
-  local rc started error
+  local rc started error this_run
 
   trap on_exit EXIT
   note_secrets "$@"
@@ -746,10 +750,12 @@ main() {
   if [ "$rc" -ne 0 ]; then
     # A play that stops before its first task (a syntax error, a missing role) says why in an
     # "ERROR!" line; a failed task is logged with its reason by the provision_log callback.
-    error=$(tail -n 400 "$LOG_FILE" 2>/dev/null | sed -n 's/^[^ ]* \[ansible-playbook\] \(ERROR! .*\)$/\1/p' | tail -n 1)
+    # This run's lines only (from its [start] line on): the log holds earlier runs too.
+    this_run=$(tail -n 2000 "$LOG_FILE" 2>/dev/null | sed -n "/ \[start\] .* run $RUN_ID)\$/,\$p")
+    error=$(printf '%s\n' "$this_run" | sed -n 's/^[^ ]* \[ansible-playbook\] \(ERROR! .*\)$/\1/p' | tail -n 1)
     # A failed task: the provision_log callback's line for it (host | task | reason), repeated here
     # so that the [error] line alone says what failed.
-    [ -n "$error" ] || error=$(tail -n 400 "$LOG_FILE" 2>/dev/null \
+    [ -n "$error" ] || error=$(printf '%s\n' "$this_run" \
       | sed -n 's/^[^ ]* \[ansible\] failed: \(.*\)$/failed: \1/p' | tail -n 1 | cut -c1-1500)
     [ -n "$error" ] || error="the failed task is logged above"
     fail "$rc" "$PLAYBOOK_CMD exited with $rc after $(seconds_since "$started")s; $error"

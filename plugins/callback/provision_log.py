@@ -69,7 +69,7 @@ from ansible.plugins.callback import CallbackBase
 # The timestamp (RFC 3339 UTC with milliseconds, as the bootstrap script writes it) and the one-line
 # failure reasons are the report's too.
 from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils.provision_report import (
-    failure_reason, iso, one_line)
+    iso, one_line, result_reason)
 
 
 def _text(value):
@@ -180,7 +180,7 @@ class CallbackModule(CallbackBase):
         if res.get("_ansible_no_log") or result._task.no_log:
             return ""
         if status.startswith("failed") or status == "unreachable":
-            return failure_reason(_text(res.get("msg") or res.get("reason") or ""), _text(res.get("stderr") or ""))
+            return result_reason(res)
         if result._task.action in ("debug", "ansible.builtin.debug", "ansible.legacy.debug") and "msg" in res:
             return one_line(_text(res["msg"]))
         return ""

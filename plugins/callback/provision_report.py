@@ -84,7 +84,7 @@ def _message(result):
     res = result._result
     if res.get("_ansible_no_log") or result._task.no_log:
         return "(output hidden by no_log)"
-    return report_lib.failure_reason(to_text(res.get("msg") or res.get("reason") or ""), to_text(res.get("stderr") or ""))
+    return report_lib.result_reason(res)
 
 
 def check_mode_path(path):
@@ -212,6 +212,8 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         self._playbook_started = time.time()
         self._playbook_name = os.path.basename(to_text(playbook._file_name))
+        if "HYPERPOD_HOOK" not in os.environ:  # run without the bootstrap: the play says which
+            self._verification = self._playbook_name == "on_init_complete.yml"
 
     def v2_playbook_on_play_start(self, play):
         if self.get_option("metrics_dir"):

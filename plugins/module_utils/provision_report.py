@@ -42,6 +42,24 @@ def failure_reason(msg, stderr):
     return one_line(msg)
 
 
+def result_reason(res):
+    """Why the task whose result is RES failed: for a loop, its failed items' reasons (the loop's
+    own message says only "One or more items failed"), items hidden by no_log left out."""
+    failed_items = [item for item in res.get("results") or ()
+                    if isinstance(item, dict) and item.get("failed") and not item.get("_ansible_no_log")]
+    if failed_items:
+        return "; ".join(failure_reason(text_of(item.get("msg")), text_of(item.get("stderr"))) for item in failed_items[:3])
+    return failure_reason(text_of(res.get("msg") or res.get("reason")), text_of(res.get("stderr")))
+
+
+def text_of(value):
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else str(value)
+
+
 def seconds(value):
     return round(max(float(value), 0.0), 3)
 
@@ -212,6 +230,10 @@ def write_outputs(report, report_path, metrics_dir=None):
         path = os.path.join(metrics_dir, METRICS_FILE)
         try:
             write_atomic(path, to_prometheus(report), 0o644)
+            # A new provisioning run's report has no verification yet: nor do its metrics.
+            stale = os.path.join(metrics_dir, VERIFICATION_METRICS_FILE)
+            if os.path.lexists(stale):
+                os.unlink(stale)
         except (IOError, OSError) as exc:
             errors.append("cannot write %s: %s" % (path, exc))
     return errors

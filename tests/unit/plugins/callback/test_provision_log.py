@@ -33,6 +33,13 @@ PLAY = """
       ansible.builtin.command: sh -c 'echo broken >&2; exit 3'
       changed_when: false
       ignore_errors: true
+    - name: A loop whose second item fails
+      ansible.builtin.assert:
+        that: [item != 'b']
+        fail_msg: "item {{ item }} is refused"
+        quiet: true
+      loop: [a, b]
+      ignore_errors: true
     - name: A skipped task
       ansible.builtin.command: "true"
       changed_when: false
@@ -84,5 +91,8 @@ def test_one_line_per_step_with_its_duration_and_no_secret(tmp_path):
                for m in messages)
     assert any(re.fullmatch(r"failed \(ignored\): localhost \| A failing task with its reason \(\d+\.\d\ds\) \| "
                             r"non-zero return code: broken", m) for m in messages), messages
+    # A loop's failure names its failed item's reason, not "One or more items failed".
+    assert any(re.fullmatch(r"failed \(ignored\): localhost \| A loop whose second item fails \(\d+\.\d\ds\) \| "
+                            r"item b is refused", m) for m in messages), messages
     assert messages[-1].startswith("[stop] playbook recap: localhost ok=")
     assert "s3cr3t-t0ken" not in log.read_text()

@@ -233,3 +233,24 @@ def test_write_verification_into_a_read_only_directory(tmp_path):
         assert len(errors) == 2 and all(error.startswith('cannot write ') for error in errors)
     finally:
         locked.chmod(0o700)
+
+
+def test_a_new_run_removes_the_verification_metrics_of_the_last_one(tmp_path):
+    """OnCreate again (a software update): its report has no verification yet, nor must its metrics."""
+    stale = tmp_path / lib.VERIFICATION_METRICS_FILE
+    stale.write_text("hyperpod_provision_verification_success 1\n")
+    run = lib.finish(lib.new_report("r1", 100.0), 101.0, "succeeded")
+    assert lib.write_outputs(run, str(tmp_path / "report.json"), str(tmp_path)) == []
+    assert not stale.exists()
+    assert (tmp_path / lib.METRICS_FILE).exists()
+
+
+def test_result_reason_of_a_loop_names_its_failed_items():
+    res = {"msg": "One or more items failed", "results": [
+        {"failed": False, "msg": "fine"},
+        {"failed": True, "msg": "item b is refused"},
+        {"failed": True, "msg": "secret", "_ansible_no_log": True},
+        {"failed": True, "msg": b"bytes \xff", "stderr": "and stderr"}]}
+    assert lib.result_reason(res) == "item b is refused; bytes \ufffd: and stderr"
+    assert lib.result_reason({"msg": "plain", "stderr": ""}) == "plain"
+    assert lib.result_reason({"reason": "unreachable"}) == "unreachable"
