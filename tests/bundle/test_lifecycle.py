@@ -8,7 +8,6 @@ OnInitComplete. A software update replaces the root volume with a newer AMI's an
 again on the kept data volume. The look-alikes model each step (tests/images/standins).
 """
 
-import json
 import os
 import re
 import shlex
@@ -34,11 +33,11 @@ VERIFICATION_PROM = TEXTFILE + "/hyperpod_provision_verification.prom"
 LAYER_UNIT_DROPIN = "/etc/systemd/system/containerd.service.d/50-hyperpod-eks-lifecycle.conf"
 
 
-def expected_checks(platform, kubelet=False, data_root=True):
+def expected_checks(platform, kubelet=False, data_root=True, binds=()):
     """The verification's checks, in the order the roles add them."""
     return (["containerd_running", "containerd_sandbox_image"] + (["containerd_layer"] if platform == "al2023" else [])
             + ["data_volume"] + (["containerd_data_root"] if data_root else []) + (["kubelet_state"] if kubelet else [])
-            + ["nvidia_runtime"])
+            + list(binds) + ["nvidia_runtime"])
 
 
 CHECKS_AL2023 = expected_checks("al2023")
@@ -158,20 +157,26 @@ def assert_on_volume(node, volume_path="/opt/sagemaker"):
     assert content_root(node) == volume_path + "/containerd/data-root/io.containerd.content.v1.content"
 
 
-@pytest.mark.parametrize("case", ["stopped", "stopped-no-config", "running"])
+@pytest.mark.parametrize("case", ["stopped", "stopped-no-config", "running", "running-cpu"])
 def test_al2023_oncreate_nodeadm_oninitcomplete_reboot(bundle, nodes, tmp_path, case):
     volume = volume_dir(tmp_path)
-    node = start(nodes, "al2023-gpu", volume, wait_containerd=case == "running")
+    node = start(nodes, "al2023" if case.endswith("-cpu") else "al2023-gpu", volume, wait_containerd=case.startswith("running"))
     folder = settings(bundle, tmp_path, containerd_data_root_kubelet="true")
     node.copy_in(folder, FOLDER)
-    if case != "running":
+    if not case.startswith("running"):
         like_oncreate_on_al2023(node, config=case == "stopped")
+        # A preview on the fresh node works, and changes nothing.
+        preview = hook(node, "on_create.sh", "--check")
+        assert preview.returncode == 0, "\n".join(preview.log[-30:])
+        assert node.run("test -e /etc/containerd/hyperpod", check=False).returncode != 0
+        assert node.run("test -e /etc/containerd/config.toml", check=False).returncode == (0 if case == "stopped" else 1)
+        assert unit_state(node, "containerd") == ("inactive", "disabled")
 
     first = hook(node, "on_create.sh")
     assert first.returncode == 0, "\n".join(first.log[-30:])
     created = report(node, verification=False)
     assert created["outcome"] == "succeeded"
-    if case == "running":
+    if case.startswith("running"):
         assert_on_volume(node)
     else:
         # Left as nodeadm expects it: stopped and disabled, the collection's layer in place.
@@ -191,6 +196,9 @@ def test_al2023_oncreate_nodeadm_oninitcomplete_reboot(bundle, nodes, tmp_path, 
     created = report(node, verification=False)
     # nodeadm's run phase (and, on the node without a config, its config phase first).
     node.run("nodeadm run" if case != "stopped-no-config" else "nodeadm config && nodeadm run")
+    if case.endswith("-cpu"):
+        assert "nvidia" not in node.run("containerd --config /etc/containerd/hyperpod/config.toml config dump 2>/dev/null"
+                                        " | grep default_runtime_name").stdout
     assert_on_volume(node)
     if case == "stopped-no-config":
         assert not node.run("head -n 1 /etc/containerd/config.toml").stdout.startswith("# hyperpod")
@@ -227,7 +235,9 @@ def test_al2_oncreate_bootstrap_oninitcomplete_reboot(bundle, nodes, tmp_path):
     node.run("/etc/eks/bootstrap.sh")
     assert_on_volume(node)
     checked = hook(node, "on_init_complete.sh")
-    assert_verified(node, checked, CHECKS_AL2)
+    done = assert_verified(node, checked, CHECKS_AL2)
+    # bootstrap.sh restarted containerd with the file: nothing to restart here.
+    assert "restarted" not in done["verification"]["hosts"]["localhost"]["checks"][0]["detail"]
     node.restart()
     assert_on_volume(node)
     assert_verified(node, hook(node, "on_init_complete.sh"), CHECKS_AL2)
@@ -274,6 +284,31 @@ def test_oninitcomplete_fails_when_containerd_runs_without_the_collections_confi
     samples = metrics(node.run("cat " + VERIFICATION_PROM).stdout)
     assert value(samples, "hyperpod_provision_verification_success") == 0
     assert value(samples, "hyperpod_provision_verification_check", check="containerd_layer") == 0
+
+    # A bundle altered since OnCreate: refused before anything runs, the failure written by the
+    # script itself as the verification, the OnCreate report kept.
+    node.run("echo '# altered' >> %s/playbooks/on_init_complete.yml" % FOLDER)
+    refused = hook(node, "on_init_complete.sh")
+    assert refused.returncode == 3
+    done = report(node, verification=True)
+    assert done["verification"]["outcome"] == "failed" and done["verification"]["failure"]["stage"] == "bootstrap"
+    assert done["verification"]["failure"]["step"] == "verify-bundle"
+    assert done["outcome"] == "succeeded" and done["run_id"] != done["verification"]["run_id"]
+    samples = metrics(node.run("cat " + VERIFICATION_PROM).stdout)
+    assert value(samples, "hyperpod_provision_verification_success") == 0
+
+
+def test_containerd_before_21_without_nodeadms_config_is_refused(bundle, nodes, tmp_path):
+    """containerd 1.7 replaces a whole plugin section from an import: composed without nodeadm's
+    settings, a drop-in would take them away once nodeadm writes them. Refused, nothing changed."""
+    node = start(nodes, "al2023-containerd1.7-gpu", volume_dir(tmp_path), wait_containerd=False)
+    node.copy_in(bundle, FOLDER)
+    like_oncreate_on_al2023(node, config=False)
+    result = hook(node, "on_create.sh")
+    assert result.returncode == 2
+    assert any("[error]" in line and "replaces a whole plugin section" in line for line in result.log), result.log[-5:]
+    assert node.run("test -e /etc/containerd/hyperpod || test -e /etc/containerd/config.toml", check=False).returncode != 0
+    assert unit_state(node, "containerd") == ("inactive", "disabled")
 
 
 @pytest.mark.parametrize("archive", [True, False])
@@ -379,4 +414,67 @@ def test_auto_volume(bundle, nodes, tmp_path, layout):
     assert any("(containerd_data_root_volume=auto)" in line for line in result.log), result.log
     checks = expected_checks("al2023", data_root=layout != "neither")
     assert_verified(node, hook(node, "on_init_complete.sh"), checks)
-    json.loads(node.run("cat " + REPORT).stdout)
+
+
+SOCI_UNIT = """[Unit]
+Description=soci-snapshotter (a stand-in that keeps a file open in its state directory)
+[Service]
+ExecStart=/bin/sh -c 'mkdir -p /var/lib/soci-snapshotter-grpc && cd /var/lib/soci-snapshotter-grpc && exec sleep infinity'
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def with_soci(node, tmp_path):
+    (tmp_path / "soci-snapshotter.service").write_text(SOCI_UNIT)
+    node.copy_in(tmp_path / "soci-snapshotter.service", "/etc/systemd/system/soci-snapshotter.service")
+    node.run("systemctl daemon-reload && systemctl enable --now soci-snapshotter"
+             " && mkdir -p /var/lib/soci-snapshotter-grpc/content && echo blob > /var/lib/soci-snapshotter-grpc/content/x"
+             " && mkdir -p /var/log/pods")
+
+
+def test_the_rest_of_the_disk_layout_moves_when_asked(bundle, nodes, tmp_path):
+    """/var/log/pods and the SOCI snapshotter's state on the volume, as nodeadm's setup-local-disks
+    does it, through OnCreate (containerd stopped), nodeadm's run phase, OnInitComplete and a reboot."""
+    volume = volume_dir(tmp_path)
+    node = start(nodes, "al2023-gpu", volume, wait_containerd=False)
+    with_soci(node, tmp_path)
+    like_oncreate_on_al2023(node)
+    node.copy_in(settings(bundle, tmp_path, containerd_data_root_kubelet="true", containerd_data_root_pod_logs="true",
+                          containerd_data_root_soci="true"), FOLDER)
+    first = hook(node, "on_create.sh")
+    assert first.returncode == 0, "\n".join(first.log[-30:])
+    for where, dir_name in (("/var/lib/kubelet", "kubelet"), ("/var/log/pods", "pod-logs"),
+                            ("/var/lib/soci-snapshotter-grpc", "soci-snapshotter-grpc")):
+        source = node.run("findmnt --noheadings --output SOURCE --mountpoint %s" % where).stdout.strip()
+        assert source.endswith("/%s]" % dir_name), (where, source)
+    assert (volume / "soci-snapshotter-grpc" / "content" / "x").read_text() == "blob\n"
+    assert unit_state(node, "soci-snapshotter") == ("active", "enabled")  # stopped for the copy, started again
+    assert unit_state(node, "var-log-pods.mount") == ("active", "enabled")
+    assert unit_state(node, "kubelet") == ("inactive", "disabled")  # as it was
+    again = hook(node, "on_create.sh")
+    assert again.returncode == 0 and re.search(r"changed=0\b", recap(again.log)), recap(again.log)
+
+    node.run("nodeadm run")
+    binds = ["pod_logs_on_volume", "soci_on_volume"]
+    assert_verified(node, hook(node, "on_init_complete.sh"), expected_checks("al2023", kubelet=True, binds=binds))
+    nodeadm_boot_units(node)
+    node.restart()
+    for where in ("/var/log/pods", "/var/lib/soci-snapshotter-grpc", "/var/lib/kubelet"):
+        assert node.run("findmnt --mountpoint %s" % where, check=False).returncode == 0, where
+    assert_verified(node, hook(node, "on_init_complete.sh"), expected_checks("al2023", kubelet=True, binds=binds))
+
+
+def test_pod_logs_where_pods_have_run_are_not_moved(bundle, nodes, tmp_path):
+    volume = volume_dir(tmp_path)
+    node = start(nodes, "al2023-gpu", volume)
+    node.run("mkdir -p /var/log/pods/default_web-0_1234/web && echo hello > /var/log/pods/default_web-0_1234/web/0.log")
+    node.copy_in(settings(bundle, tmp_path, containerd_data_root_pod_logs="true"), FOLDER)
+    result = hook(node, "on_create.sh")
+    assert result.returncode != 0
+    assert any("[error]" in line and "not moving the pod logs /var/log/pods" in line and "1 pods have run" in line
+               for line in result.log), result.log[-6:]
+    # Nothing moved, containerd included.
+    assert content_root(node) == "/var/lib/containerd/io.containerd.content.v1.content"
+    assert node.run("findmnt --mountpoint /var/log/pods", check=False).returncode != 0
+    assert not (volume / "pod-logs").exists() and not (volume / "containerd").exists()
