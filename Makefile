@@ -68,8 +68,8 @@ lock: venv ## Re-resolve the bundle's runtime into tools/runtime/*.txt (the only
 demo: deps venv images ## Build the bundle, provision a fresh offline AL2023 look-alike node with it, show the log and the result
 	$(ACT) bash tests/demo.sh
 
-bundle-tests: venv images ## The bundle end to end on bare, offline AL2 and AL2023 look-alikes
-	$(ACT) python -m pytest -v -p no:cacheprovider tests/bundle
+bundle-tests: venv images ## The bundle end to end on bare, offline AL2 and AL2023 look-alikes (two files at a time)
+	$(ACT) python -m pytest -v -p no:cacheprovider -n 2 --dist loadfile tests/bundle
 
 bench: deps venv images ## Benchmark: the seed's script vs the collection's play on fresh AL2023 look-alikes (RUNS=5), one table
 	$(ACT) bash bench/compare.sh $(or $(RUNS),5)
