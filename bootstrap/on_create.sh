@@ -751,7 +751,7 @@ main() {
     # A play that stops before its first task (a syntax error, a missing role) says why in an
     # "ERROR!" line; a failed task is logged with its reason by the provision_log callback.
     # This run's lines only (from its [start] line on): the log holds earlier runs too.
-    this_run=$(tail -n 2000 "$LOG_FILE" 2>/dev/null | sed -n "/ \[start\] .* run $RUN_ID)\$/,\$p")
+    this_run=$(sed -n "/ \[start\] .* run $RUN_ID)\$/,\$p" "$LOG_FILE" 2>/dev/null | tail -n 5000)
     error=$(printf '%s\n' "$this_run" | sed -n 's/^[^ ]* \[ansible-playbook\] \(ERROR! .*\)$/\1/p' | tail -n 1)
     # A failed task: the provision_log callback's line for it (host | task | reason), repeated here
     # so that the [error] line alone says what failed.

@@ -472,9 +472,30 @@ def test_pod_logs_where_pods_have_run_are_not_moved(bundle, nodes, tmp_path):
     node.copy_in(settings(bundle, tmp_path, containerd_data_root_pod_logs="true"), FOLDER)
     result = hook(node, "on_create.sh")
     assert result.returncode != 0
-    assert any("[error]" in line and "not moving the pod logs /var/log/pods" in line and "1 pods have run" in line
+    assert any("[error]" in line and "not moving the pod log directory /var/log/pods" in line and "1 pods have run" in line
                for line in result.log), result.log[-6:]
     # Nothing moved, containerd included.
     assert content_root(node) == "/var/lib/containerd/io.containerd.content.v1.content"
     assert node.run("findmnt --mountpoint /var/log/pods", check=False).returncode != 0
     assert not (volume / "pod-logs").exists() and not (volume / "containerd").exists()
+
+
+def test_a_failed_move_puts_back_only_what_its_own_pass_did(bundle, nodes, tmp_path):
+    """kubelet's state moves; then the SOCI directory, already on the (kept) volume, cannot be moved
+    (its service refuses to stop): the rescue of that pass must not take anything of the kubelet
+    pass for its own, and never removes data the run did not make."""
+    volume = volume_dir(tmp_path)
+    (volume / "soci-snapshotter-grpc").mkdir()
+    (volume / "soci-snapshotter-grpc" / "kept").write_text("from an earlier node\n")
+    node = start(nodes, "al2023-gpu", volume)
+    (tmp_path / "soci-snapshotter.service").write_text(SOCI_UNIT.replace("[Service]\n", "[Unit]\nRefuseManualStop=yes\n[Service]\n"))
+    node.copy_in(tmp_path / "soci-snapshotter.service", "/etc/systemd/system/soci-snapshotter.service")
+    node.run("systemctl daemon-reload && systemctl enable --now soci-snapshotter")
+    node.copy_in(settings(bundle, tmp_path, containerd_data_root_kubelet="true", containerd_data_root_soci="true"), FOLDER)
+    result = hook(node, "on_create.sh")
+    assert result.returncode == 2
+    assert any("moving the SOCI snapshotter's state failed at" in line for line in result.log), result.log[-6:]
+    assert (volume / "soci-snapshotter-grpc" / "kept").read_text() == "from an earlier node\n"
+    assert (volume / "kubelet").is_dir()  # the earlier pass's move stands
+    assert node.run("findmnt --mountpoint /var/lib/kubelet", check=False).returncode == 0
+    assert unit_state(node, "soci-snapshotter")[0] == "active"
