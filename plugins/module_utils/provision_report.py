@@ -189,17 +189,22 @@ def metric_samples(report):
     return samples
 
 
-def to_prometheus(report):
-    samples = metric_samples(report)
+def render(families, samples):
+    """The Prometheus text of SAMPLES ({name: [(labels, value)]}) for FAMILIES ((name, type, help)),
+    in that order; a family without samples is left out."""
     lines = []
-    for name, kind, text in METRICS:
-        if not samples[name]:
+    for name, kind, text in families:
+        if not samples.get(name):
             continue
         lines.append("# HELP %s %s" % (name, text))
         lines.append("# TYPE %s %s" % (name, kind))
         for labels, value in samples[name]:
             lines.append("%s%s %s" % (name, _labels(labels), _number(value)))
     return "\n".join(lines) + "\n"
+
+
+def to_prometheus(report):
+    return render(METRICS, metric_samples(report))
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -266,15 +271,7 @@ def verification_prometheus(report):
         "hyperpod_provision_verification_success": [((), report.get("outcome") != "failed")],
         "hyperpod_provision_verification_check": [((("check", name),), ok) for name, ok in verification_checks(report)],
     }
-    lines = []
-    for name, kind, text in VERIFICATION_METRICS:
-        if not samples[name]:
-            continue
-        lines.append("# HELP %s %s" % (name, text))
-        lines.append("# TYPE %s %s" % (name, kind))
-        for labels, value in samples[name]:
-            lines.append("%s%s %s" % (name, _labels(labels), _number(value)))
-    return "\n".join(lines) + "\n"
+    return render(VERIFICATION_METRICS, samples)
 
 
 def with_verification(existing_text, verification):
