@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -23,6 +22,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(REPO / "molecule" / "shared" / "tests"))
 
+from bundlekit import install_unit, settings_bundle, start  # noqa: E402
 from lookalike import Node  # noqa: E402
 from reportcheck import check_report, metrics, value  # noqa: E402
 from nodecheck import (DATA_ROOT, EKS_CONFIG, LAYER_CONFIG, SANDBOX, daemon_content_root, dump,  # noqa: E402
@@ -57,49 +57,6 @@ def report(node):
 
 def recap(log):
     return [line for line in log if "[stop] playbook recap:" in line]
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist") / "lifecycle"
-    subprocess.run(["bash", str(REPO / "tools" / "build_bundle.sh")], env=dict(os.environ, OUT=str(out)),
-                   check=True, capture_output=True, text=True)
-    return out
-
-
-@pytest.fixture
-def volume(tmp_path):
-    path = tmp_path / "volume"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def nodes():
-    started = []
-    yield started
-    for node in started:
-        node.remove()
-
-
-def settings_bundle(bundle, tmp_path, **replacements):
-    """A copy of the bundle with settings changed in the folder and its checksums renewed."""
-    folder = tmp_path / "lifecycle"
-    shutil.copytree(bundle, folder)
-    settings = folder / "playbooks/vars/on_create.yml"
-    text = settings.read_text()
-    for key, value in replacements.items():
-        text, count = re.subn(r"(?m)^%s: .*$" % key, "%s: %s" % (key, value), text)
-        assert count == 1, key
-    settings.write_text(text)
-    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
-    return folder
-
-
-def start(nodes, variant, volume, **kwargs):
-    node = Node(variant, volume, prefix="hp-bundle", **kwargs)
-    nodes.append(node)
-    return node
 
 
 @pytest.mark.parametrize("variant", ["al2-gpu", "al2023-gpu"])
@@ -638,10 +595,8 @@ WantedBy=multi-user.target
 
 
 def with_kubelet(node, tmp_path):
-    (tmp_path / "kubelet.service").write_text(KUBELET_UNIT)
-    node.copy_in(tmp_path / "kubelet.service", "/etc/systemd/system/kubelet.service")
-    node.run("systemctl daemon-reload && systemctl enable --now kubelet && mkdir -p /var/lib/kubelet/pki"
-             " && echo cert > /var/lib/kubelet/pki/kubelet.crt")
+    install_unit(node, tmp_path, "kubelet.service", KUBELET_UNIT)
+    node.run("systemctl enable --now kubelet && mkdir -p /var/lib/kubelet/pki && echo cert > /var/lib/kubelet/pki/kubelet.crt")
 
 
 def test_kubelet_state_with_pod_volumes_is_not_moved(bundle, volume, nodes, tmp_path):

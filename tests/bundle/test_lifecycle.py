@@ -8,10 +8,8 @@ OnInitComplete. A software update replaces the root volume with a newer AMI's an
 again on the kept data volume. The look-alikes model each step (tests/images/standins).
 """
 
-import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +20,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(REPO / "molecule" / "shared" / "tests"))
 
-from lookalike import Node  # noqa: E402
+from bundlekit import install_unit, settings_bundle, start  # noqa: E402
 from reportcheck import check_report, metrics, value  # noqa: E402
 
 FOLDER = "/root/lifecycle"
@@ -42,50 +40,6 @@ def expected_checks(platform, kubelet=False, data_root=True, binds=()):
 
 CHECKS_AL2023 = expected_checks("al2023")
 CHECKS_AL2 = expected_checks("al2")
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist") / "lifecycle"
-    subprocess.run(["bash", str(REPO / "tools" / "build_bundle.sh")], env=dict(os.environ, OUT=str(out)),
-                   check=True, capture_output=True, text=True)
-    return out
-
-
-@pytest.fixture
-def nodes():
-    started = []
-    yield started
-    for node in started:
-        node.remove()
-
-
-def volume_dir(tmp_path, name="volume"):
-    path = tmp_path / name
-    path.mkdir()
-    return path
-
-
-def start(nodes, variant, volume, **kwargs):
-    node = Node(variant, volume, prefix="hp-life", **kwargs)
-    nodes.append(node)
-    return node
-
-
-def settings(bundle, tmp_path, **values):
-    """A copy of the bundle whose settings file gets VALUES (a key's line replaced where the file
-    has it, added otherwise), its checksums renewed."""
-    folder = tmp_path / "lifecycle-settings"
-    subprocess.run(["cp", "-a", str(bundle), str(folder)], check=True)
-    path = folder / "playbooks/vars/on_create.yml"
-    text = path.read_text()
-    for key, val in values.items():
-        text, count = re.subn(r"(?m)^%s: .*$" % key, "%s: %s" % (key, val), text)
-        if count == 0:
-            text += "%s: %s\n" % (key, val)
-    path.write_text(text)
-    subprocess.run("sha256sum $(find . -type f ! -name SHA256SUMS | sort) > SHA256SUMS", shell=True, cwd=folder, check=True)
-    return folder
 
 
 def hook(node, script, *args):
@@ -158,10 +112,9 @@ def assert_on_volume(node, volume_path="/opt/sagemaker"):
 
 
 @pytest.mark.parametrize("case", ["stopped", "stopped-no-config", "running", "running-cpu"])
-def test_al2023_oncreate_nodeadm_oninitcomplete_reboot(bundle, nodes, tmp_path, case):
-    volume = volume_dir(tmp_path)
+def test_al2023_oncreate_nodeadm_oninitcomplete_reboot(bundle, nodes, volume, tmp_path, case):
     node = start(nodes, "al2023" if case.endswith("-cpu") else "al2023-gpu", volume, wait_containerd=case.startswith("running"))
-    folder = settings(bundle, tmp_path, containerd_data_root_kubelet="true")
+    folder = settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true")
     node.copy_in(folder, FOLDER)
     if not case.startswith("running"):
         like_oncreate_on_al2023(node, config=case == "stopped")
@@ -221,8 +174,7 @@ def test_al2023_oncreate_nodeadm_oninitcomplete_reboot(bundle, nodes, tmp_path, 
     assert_verified(node, again, expected_checks("al2023", kubelet=True))
 
 
-def test_al2_oncreate_bootstrap_oninitcomplete_reboot(bundle, nodes, tmp_path):
-    volume = volume_dir(tmp_path)
+def test_al2_oncreate_bootstrap_oninitcomplete_reboot(bundle, nodes, volume, tmp_path):
     node = start(nodes, "al2-gpu", volume)
     node.copy_in(bundle, FOLDER)
     first = hook(node, "on_create.sh")
@@ -243,10 +195,9 @@ def test_al2_oncreate_bootstrap_oninitcomplete_reboot(bundle, nodes, tmp_path):
     assert_verified(node, hook(node, "on_init_complete.sh"), CHECKS_AL2)
 
 
-def test_al2_oninitcomplete_applies_a_change_bootstrap_did_not(bundle, nodes, tmp_path):
+def test_al2_oninitcomplete_applies_a_change_bootstrap_did_not(bundle, nodes, volume, tmp_path):
     """bootstrap.sh restarts containerd only when it installs a changed file: a containerd that was
     started before the file changed is restarted by on_init_complete.sh."""
-    volume = volume_dir(tmp_path)
     node = start(nodes, "al2-gpu", volume)
     node.copy_in(bundle, FOLDER)
     assert hook(node, "on_create.sh").returncode == 0
@@ -262,8 +213,7 @@ def test_al2_oninitcomplete_applies_a_change_bootstrap_did_not(bundle, nodes, tm
     assert_on_volume(node)
 
 
-def test_oninitcomplete_fails_when_containerd_runs_without_the_collections_config(bundle, nodes, tmp_path):
-    volume = volume_dir(tmp_path)
+def test_oninitcomplete_fails_when_containerd_runs_without_the_collections_config(bundle, nodes, volume, tmp_path):
     node = start(nodes, "al2023-gpu", volume)
     node.copy_in(bundle, FOLDER)
     assert hook(node, "on_create.sh").returncode == 0
@@ -298,10 +248,10 @@ def test_oninitcomplete_fails_when_containerd_runs_without_the_collections_confi
     assert value(samples, "hyperpod_provision_verification_success") == 0
 
 
-def test_containerd_before_21_without_nodeadms_config_is_refused(bundle, nodes, tmp_path):
+def test_containerd_before_21_without_nodeadms_config_is_refused(bundle, nodes, volume, tmp_path):
     """containerd 1.7 replaces a whole plugin section from an import: composed without nodeadm's
     settings, a drop-in would take them away once nodeadm writes them. Refused, nothing changed."""
-    node = start(nodes, "al2023-containerd1.7-gpu", volume_dir(tmp_path), wait_containerd=False)
+    node = start(nodes, "al2023-containerd1.7-gpu", volume, wait_containerd=False)
     node.copy_in(bundle, FOLDER)
     like_oncreate_on_al2023(node, config=False)
     result = hook(node, "on_create.sh")
@@ -312,8 +262,7 @@ def test_containerd_before_21_without_nodeadms_config_is_refused(bundle, nodes, 
 
 
 @pytest.mark.parametrize("archive", [True, False])
-def test_oninitcomplete_and_a_missing_sandbox_image(bundle, nodes, tmp_path, archive):
-    volume = volume_dir(tmp_path)
+def test_oninitcomplete_and_a_missing_sandbox_image(bundle, nodes, volume, tmp_path, archive):
     node = start(nodes, "al2023-gpu", volume)
     node.copy_in(bundle, FOLDER)
     assert hook(node, "on_create.sh").returncode == 0
@@ -332,10 +281,9 @@ def test_oninitcomplete_and_a_missing_sandbox_image(bundle, nodes, tmp_path, arc
 
 
 @pytest.mark.parametrize("first, second", [("al2023-containerd1.7-gpu", "al2023-next-gpu"), ("al2-gpu", "al2-gpu")])
-def test_software_update_keeps_the_volume_and_the_node_working(bundle, nodes, tmp_path, first, second):
+def test_software_update_keeps_the_volume_and_the_node_working(bundle, nodes, volume, tmp_path, first, second):
     """UpdateClusterSoftware: a new root volume (here a newer AMI: containerd 2.x instead of 1.7, and
     another pinned sandbox image, localhost/kubernetes/pause:3.10), the data volume kept."""
-    volume = volume_dir(tmp_path)
     old = start(nodes, first, volume)
     old.copy_in(bundle, FOLDER)
     assert hook(old, "on_create.sh").returncode == 0
@@ -364,12 +312,11 @@ def test_software_update_keeps_the_volume_and_the_node_working(bundle, nodes, tm
     assert_verified(new, hook(new, "on_init_complete.sh"), CHECKS_AL2 if second.startswith("al2-") else CHECKS_AL2023)
 
 
-def test_a_verbatim_sandbox_lookup_gets_the_reference_as_written(bundle, nodes, tmp_path):
+def test_a_verbatim_sandbox_lookup_gets_the_reference_as_written(bundle, nodes, volume, tmp_path):
     """containerd 2.3 looks `localhost/kubernetes/pause` (nodeadm's untagged reference) up verbatim,
     and does not find `:latest`; Debian has no 2.3, so 2.1 is checked as 2.3 would look it up."""
-    volume = volume_dir(tmp_path)
     node = start(nodes, "al2023-gpu", volume)
-    node.copy_in(settings(bundle, tmp_path, containerd_common_sandbox_lookup="verbatim"), FOLDER)
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_common_sandbox_lookup="verbatim"), FOLDER)
     assert "localhost/kubernetes/pause\"" in node.run("grep sandbox /etc/containerd/config.toml").stdout
     assert hook(node, "on_create.sh").returncode == 0
     have = images(node)
@@ -380,20 +327,19 @@ def test_a_verbatim_sandbox_lookup_gets_the_reference_as_written(bundle, nodes, 
 
 
 @pytest.mark.parametrize("layout", ["instance-store", "instance-store-late", "ebs-only", "neither"])
-def test_auto_volume(bundle, nodes, tmp_path, layout):
-    volume = None if layout == "neither" else volume_dir(tmp_path)
+def test_auto_volume(bundle, nodes, volume, tmp_path, layout):
+    volume = None if layout == "neither" else volume
     store = "2g" if layout == "instance-store" else None
     node = start(nodes, "al2023-gpu", volume, instance_store=store)
     wait = "40" if layout == "instance-store-late" else "5"
-    node.copy_in(settings(bundle, tmp_path, containerd_data_root_volume="auto", containerd_data_root_wait_timeout=wait,
-                          containerd_data_root_wait_interval="1"), FOLDER)
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_volume="auto",
+                                 containerd_data_root_wait_timeout=wait, added={"containerd_data_root_wait_interval": "1"}), FOLDER)
     if layout == "instance-store-late":
         # The AMI's unit joins the disks and mounts them, still at work when OnCreate starts.
-        (tmp_path / "dlami-nvme.service").write_text(
-            "[Unit]\nDescription=instance store (a stand-in)\n[Service]\nType=oneshot\n"
-            "ExecStart=/bin/sh -c 'sleep 15; mkdir -p /opt/dlami/nvme; mount -t tmpfs -o size=2g tmpfs /opt/dlami/nvme'\n")
-        node.copy_in(tmp_path / "dlami-nvme.service", "/etc/systemd/system/dlami-nvme.service")
-        node.run("systemctl daemon-reload && systemctl start --no-block dlami-nvme")
+        install_unit(node, tmp_path, "dlami-nvme.service",
+                     "[Unit]\nDescription=instance store (a stand-in)\n[Service]\nType=oneshot\n"
+                     "ExecStart=/bin/sh -c 'sleep 15; mkdir -p /opt/dlami/nvme; mount -t tmpfs -o size=2g tmpfs /opt/dlami/nvme'\n")
+        node.run("systemctl start --no-block dlami-nvme")
         assert node.run("systemctl show --property=ActiveState dlami-nvme").stdout.strip() == "ActiveState=activating"
     result = hook(node, "on_create.sh")
     assert result.returncode == 0, "\n".join(result.log[-30:])
@@ -426,22 +372,20 @@ WantedBy=multi-user.target
 
 
 def with_soci(node, tmp_path):
-    (tmp_path / "soci-snapshotter.service").write_text(SOCI_UNIT)
-    node.copy_in(tmp_path / "soci-snapshotter.service", "/etc/systemd/system/soci-snapshotter.service")
-    node.run("systemctl daemon-reload && systemctl enable --now soci-snapshotter"
+    install_unit(node, tmp_path, "soci-snapshotter.service", SOCI_UNIT)
+    node.run("systemctl enable --now soci-snapshotter"
              " && mkdir -p /var/lib/soci-snapshotter-grpc/content && echo blob > /var/lib/soci-snapshotter-grpc/content/x"
              " && mkdir -p /var/log/pods")
 
 
-def test_the_rest_of_the_disk_layout_moves_when_asked(bundle, nodes, tmp_path):
+def test_the_rest_of_the_disk_layout_moves_when_asked(bundle, nodes, volume, tmp_path):
     """/var/log/pods and the SOCI snapshotter's state on the volume, as nodeadm's setup-local-disks
     does it, through OnCreate (containerd stopped), nodeadm's run phase, OnInitComplete and a reboot."""
-    volume = volume_dir(tmp_path)
     node = start(nodes, "al2023-gpu", volume, wait_containerd=False)
     with_soci(node, tmp_path)
     like_oncreate_on_al2023(node)
-    node.copy_in(settings(bundle, tmp_path, containerd_data_root_kubelet="true", containerd_data_root_pod_logs="true",
-                          containerd_data_root_soci="true"), FOLDER)
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true", containerd_data_root_pod_logs="true",
+                                 containerd_data_root_soci="true"), FOLDER)
     first = hook(node, "on_create.sh")
     assert first.returncode == 0, "\n".join(first.log[-30:])
     for where, dir_name in (("/var/lib/kubelet", "kubelet"), ("/var/log/pods", "pod-logs"),
@@ -465,11 +409,10 @@ def test_the_rest_of_the_disk_layout_moves_when_asked(bundle, nodes, tmp_path):
     assert_verified(node, hook(node, "on_init_complete.sh"), expected_checks("al2023", kubelet=True, binds=binds))
 
 
-def test_pod_logs_where_pods_have_run_are_not_moved(bundle, nodes, tmp_path):
-    volume = volume_dir(tmp_path)
+def test_pod_logs_where_pods_have_run_are_not_moved(bundle, nodes, volume, tmp_path):
     node = start(nodes, "al2023-gpu", volume)
     node.run("mkdir -p /var/log/pods/default_web-0_1234/web && echo hello > /var/log/pods/default_web-0_1234/web/0.log")
-    node.copy_in(settings(bundle, tmp_path, containerd_data_root_pod_logs="true"), FOLDER)
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_pod_logs="true"), FOLDER)
     result = hook(node, "on_create.sh")
     assert result.returncode != 0
     assert any("[error]" in line and "not moving the pod log directory /var/log/pods" in line and "1 pods have run" in line
@@ -480,18 +423,17 @@ def test_pod_logs_where_pods_have_run_are_not_moved(bundle, nodes, tmp_path):
     assert not (volume / "pod-logs").exists() and not (volume / "containerd").exists()
 
 
-def test_a_failed_move_puts_back_only_what_its_own_pass_did(bundle, nodes, tmp_path):
+def test_a_failed_move_puts_back_only_what_its_own_pass_did(bundle, nodes, volume, tmp_path):
     """kubelet's state moves; then the SOCI directory, already on the (kept) volume, cannot be moved
     (its service refuses to stop): the rescue of that pass must not take anything of the kubelet
     pass for its own, and never removes data the run did not make."""
-    volume = volume_dir(tmp_path)
     (volume / "soci-snapshotter-grpc").mkdir()
     (volume / "soci-snapshotter-grpc" / "kept").write_text("from an earlier node\n")
     node = start(nodes, "al2023-gpu", volume)
-    (tmp_path / "soci-snapshotter.service").write_text(SOCI_UNIT.replace("[Service]\n", "[Unit]\nRefuseManualStop=yes\n[Service]\n"))
-    node.copy_in(tmp_path / "soci-snapshotter.service", "/etc/systemd/system/soci-snapshotter.service")
-    node.run("systemctl daemon-reload && systemctl enable --now soci-snapshotter")
-    node.copy_in(settings(bundle, tmp_path, containerd_data_root_kubelet="true", containerd_data_root_soci="true"), FOLDER)
+    install_unit(node, tmp_path, "soci-snapshotter.service",
+                 SOCI_UNIT.replace("[Service]\n", "[Unit]\nRefuseManualStop=yes\n[Service]\n"))
+    node.run("systemctl enable --now soci-snapshotter")
+    node.copy_in(settings_bundle(bundle, tmp_path, containerd_data_root_kubelet="true", containerd_data_root_soci="true"), FOLDER)
     result = hook(node, "on_create.sh")
     assert result.returncode == 2
     assert any("moving the SOCI snapshotter's state failed at" in line for line in result.log), result.log[-6:]

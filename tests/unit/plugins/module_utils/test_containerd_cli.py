@@ -186,10 +186,9 @@ def test_containerd_21_dump_ignores_a_missing_import_and_rejection_catches_it(tm
     assert containerd_cli.dump(module, CONTAINERD_21, layer)['root'] == str(tmp_path / 'data-root')
 
 
-@pytest.mark.real_containerd
-def test_containerd_21_daemon_does_not_start_with_a_missing_import(tmp_path):
-    layer = missing_import_layer(tmp_path, 3)
-    # Its own root, state and socket: nothing of the machine's containerd is touched, should it start.
+def start_daemon(layer, tmp_path):
+    """(exit code, output) of a containerd 2.1 daemon started with LAYER, on its own root, state and
+    socket (nothing of the machine's containerd is touched, should it start), waited for 30 s."""
     proc = subprocess.Popen([CONTAINERD_21, '--config', layer, '--root', str(tmp_path / 'root'), '--state', str(tmp_path / 'state'),
                              '--address', str(tmp_path / 'c.sock')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -198,7 +197,14 @@ def test_containerd_21_daemon_does_not_start_with_a_missing_import(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode != 0
+    return proc.returncode, out
+
+
+@pytest.mark.real_containerd
+def test_containerd_21_daemon_does_not_start_with_a_missing_import(tmp_path):
+    layer = missing_import_layer(tmp_path, 3)
+    returncode, out = start_daemon(layer, tmp_path)
+    assert returncode != 0
     assert str(tmp_path / 'gone.toml') in out.decode('utf-8')
     assert 'no such file or directory' in out.decode('utf-8')
 
@@ -231,15 +237,8 @@ def test_containerd_21_with_a_missing_import_of_an_imported_file(tmp_path):
     out, dummy = proc.communicate()
     assert proc.returncode == 0
     assert root_of(out.decode('utf-8')) == ["root = '%s'" % (tmp_path / 'data-root')]
-    proc = subprocess.Popen([CONTAINERD_21, '--config', layer, '--root', str(tmp_path / 'root'), '--state', str(tmp_path / 'state'),
-                             '--address', str(tmp_path / 'c.sock')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        out, dummy = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode != 0
+    returncode, out = start_daemon(layer, tmp_path)
+    assert returncode != 0
     assert str(tmp_path / 'gone.toml') in out.decode('utf-8')
 
 
