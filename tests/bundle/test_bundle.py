@@ -518,6 +518,11 @@ def test_path_settings_that_point_elsewhere_are_refused_before_anything_moves(bu
         (["-e", "containerd_data_root_dir=/opt/sagemaker/ckpt"],
          "/opt/sagemaker/ckpt.partial exists and was not made by this collection"),
         (["-e", "hyperpod_nvidia_runtime=maybe"], "hyperpod_nvidia_runtime"),
+        (["-e", "containerd_data_root_pod_logs=true", "-e", "containerd_data_root_pod_logs_dir=/opt/sagemaker/../var/log"],
+         "must not contain '..'"),
+        # JSON: a key=value pair would split at the newline.
+        (["-e", '{"containerd_data_root_soci": true, "containerd_data_root_soci_service": "soci\\nOnFailure=x.service"}'],
+         "containerd_data_root_soci_service must be a systemd unit name"),
     ]
     for args, why in cases:
         proc = run_with(node, *args)
