@@ -181,6 +181,12 @@ class CallbackModule(CallbackBase):
             return ""
         if status.startswith("failed") or status == "unreachable":
             return result_reason(res)
+        step = res.get("hyperpod_site_step")
+        if isinstance(step, dict) and step.get("summary"):
+            return one_line(_text(step["summary"]))
+        event = (res.get("ansible_facts") or {}).get("hyperpod_site_step_event")
+        if isinstance(event, dict) and event.get("summary"):
+            return one_line(_text(event["summary"]))
         if result._task.action in ("debug", "ansible.builtin.debug", "ansible.legacy.debug") and "msg" in res:
             return one_line(_text(res["msg"]))
         return ""

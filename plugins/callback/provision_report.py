@@ -123,6 +123,7 @@ class CallbackModule(CallbackBase):
         self._started = {}
         self._hosts = {}
         self._play_metrics_dir = ""
+        self._site_open = {}
 
     # -- per host ---------------------------------------------------------------------------------
     def _host(self, name):
@@ -136,6 +137,7 @@ class CallbackModule(CallbackBase):
                 "roles": [],
                 "tasks": [],
                 "failed_tasks": [],
+                "site_steps": [],
             }
             if self._verification:
                 self._hosts[name]["checks"] = []
@@ -203,10 +205,74 @@ class CallbackModule(CallbackBase):
             "duration_seconds": report_lib.seconds(now - started) if started else 0.0,
         }
         host["tasks"].append(entry)
+        self._site(name, host, result, status, now)
         if status in ("failed", "unreachable"):
             host["failed_tasks"].append(dict(entry, message=_message(result)))
         if status == "ok" or status == "changed":
             self._facts(host, result)
+            # The site's settings (include_vars) may set the metrics directory after the play began.
+            value = (result._result.get("ansible_facts") or {}).get(METRICS_VAR)
+            if task.action in ("include_vars", "ansible.builtin.include_vars", "ansible.legacy.include_vars") \
+                    and isinstance(value, str) and "{{" not in value and not self.get_option("metrics_dir"):
+                self._play_metrics_dir = value
+
+    # -- site steps ---------------------------------------------------------------------------------
+    @staticmethod
+    def _site_entry(host, info):
+        name = to_text(info.get("name"))
+        for entry in host["site_steps"]:
+            if entry["name"] == name:
+                return entry
+        entry = {"name": name, "kind": to_text(info.get("kind", "")), "file": to_text(info.get("file", "")),
+                 "status": None, "duration_seconds": 0.0, "exit_code": None, "summary": ""}
+        host["site_steps"].append(entry)
+        return entry
+
+    def _site(self, name, host, result, status, now):
+        """A site step's entry from its script's result or its start/end/failed/skipped marks; the
+        tasks that run between the marks of a role or task file count for it."""
+        res = result._result
+        script = res.get("hyperpod_site_step")
+        facts = res.get("ansible_facts") if status in ("ok", "changed") else None
+        event = (facts or {}).get("hyperpod_site_step_event")
+        opened = self._site_open.get(name)
+        if isinstance(script, dict) and script.get("name"):
+            entry = self._site_entry(host, script)
+            entry.update(status=to_text(script.get("status") or status), exit_code=script.get("exit_code"),
+                         duration_seconds=report_lib.seconds(script.get("duration_seconds") or 0.0),
+                         summary=to_text(script.get("summary", "")))
+            if script.get("reason"):
+                entry["reason"] = to_text(script["reason"])
+        elif isinstance(event, dict) and event.get("name"):
+            entry = self._site_entry(host, event)
+            kind = event.get("event")
+            if kind == "start":
+                entry.update(status="running", tasks=0, changed=0)
+                self._site_open[name] = (entry, now)
+            elif kind == "skipped":
+                entry.update(status="skipped", reason=to_text(event.get("reason", "")),
+                             summary=to_text(event.get("summary", "")))
+            elif kind in ("end", "failed"):
+                if opened is not None and opened[0] is entry:
+                    entry["duration_seconds"] = report_lib.seconds(now - opened[1])
+                    self._site_open.pop(name, None)
+                if kind == "end":
+                    entry["status"] = "changed" if entry.get("changed") else "ok"
+                    entry["summary"] = "%d tasks, %d changed, in %.1fs" % (
+                        entry.get("tasks", 0), entry.get("changed", 0), entry["duration_seconds"])
+                else:
+                    entry["status"] = "allowed_failure" if event.get("allowed") else "failed"
+                    entry["summary"] = to_text(event.get("summary", ""))
+        elif opened is not None and status != "skipped" and not self._site_machinery(result._task):
+            opened[0]["tasks"] += 1
+            if status == "changed":
+                opened[0]["changed"] += 1
+
+    @staticmethod
+    def _site_machinery(task):
+        """The play's own tasks around a site step (playbooks/tasks/site_step.yml), not the step's."""
+        path = to_text(task.get_path() or "")
+        return getattr(task, "_role", None) is None and path.rsplit(":", 1)[0].endswith("/site_step.yml")
 
     # -- events -----------------------------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):

@@ -48,8 +48,10 @@ def result_reason(res):
     failed_items = [item for item in res.get("results") or ()
                     if isinstance(item, dict) and item.get("failed") and not item.get("_ansible_no_log")]
     if failed_items:
-        return "; ".join(failure_reason(text_of(item.get("msg")), text_of(item.get("stderr"))) for item in failed_items[:3])
-    return failure_reason(text_of(res.get("msg") or res.get("reason")), text_of(res.get("stderr")))
+        return "; ".join(failure_reason(text_of(item.get("msg") or item.get("message")), text_of(item.get("stderr")))
+                         for item in failed_items[:3])
+    # include_vars says why in "message".
+    return failure_reason(text_of(res.get("msg") or res.get("reason") or res.get("message")), text_of(res.get("stderr")))
 
 
 def text_of(value):
@@ -145,6 +147,12 @@ METRICS = (
      "Time spent in each role's tasks and handlers in the last provisioning run."),
     ("hyperpod_provision_role_changed_tasks", "gauge",
      "Tasks of each role that reported a change in the last provisioning run."),
+    ("hyperpod_provision_site_step_duration_seconds", "gauge",
+     "Wall time of each of the site's own steps in the last provisioning run."),
+    ("hyperpod_provision_site_step_exit_code", "gauge",
+     "Exit code of each site script that ran to its end in the last provisioning run."),
+    ("hyperpod_provision_site_step_failed", "gauge",
+     "1 if the site step failed (allowed to or not), 0 if it ran or was skipped."),
     ("hyperpod_provision_info", "gauge",
      "Always 1; the labels describe the last provisioning run."),
 )
@@ -175,6 +183,14 @@ def metric_samples(report):
     for name in sorted(roles):
         samples["hyperpod_provision_role_duration_seconds"].append(((("role", name),), round(roles[name][0], 3)))
         samples["hyperpod_provision_role_changed_tasks"].append(((("role", name),), roles[name][1]))
+    for host in hosts.values():
+        for step in host.get("site_steps") or ():
+            labels = (("step", step.get("name")), ("kind", step.get("kind")), ("status", step.get("status") or ""))
+            samples["hyperpod_provision_site_step_duration_seconds"].append((labels, step.get("duration_seconds") or 0.0))
+            samples["hyperpod_provision_site_step_failed"].append(
+                (labels, step.get("status") in ("failed", "allowed_failure")))
+            if isinstance(step.get("exit_code"), int) and not isinstance(step.get("exit_code"), bool):
+                samples["hyperpod_provision_site_step_exit_code"].append(((("step", step.get("name")),), step["exit_code"]))
     first = next(iter(hosts.values()), {}) if hosts else {}
     os_info = first.get("os") or {}
     containerd = first.get("containerd") or {}

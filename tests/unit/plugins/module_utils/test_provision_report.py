@@ -47,7 +47,9 @@ def test_prometheus_labels_are_escaped_and_values_formatted():
     report = lib.new_report('r', 100.0, 'a=1.5', bootstrap=True)
     report['hosts'] = {'h': {'counts': {'changed': 2}, 'failed_tasks': [], 'os': {'platform': 'al2023', 'version_id': '2023'},
                              'containerd': {'version': '2.1.9'},
-                             'roles': [{'name': 'r "quoted"\\n', 'duration_seconds': 1.25, 'changed': 2}]}}
+                             'roles': [{'name': 'r "quoted"\\n', 'duration_seconds': 1.25, 'changed': 2}],
+                             'site_steps': [{'name': 'scripts.d/10-a.sh', 'kind': 'script', 'status': 'changed',
+                                             'duration_seconds': 0.5, 'exit_code': 0}]}}
     lib.finish(report, 103.0, 'failed', {'step': 'x\ny'})
     text = lib.to_prometheus(report)
     assert 'hyperpod_provision_role_duration_seconds{role="r \\"quoted\\"\\\\n"} 1.25\n' in text
@@ -56,7 +58,82 @@ def test_prometheus_labels_are_escaped_and_values_formatted():
     assert 'hyperpod_provision_changed_tasks 2\n' in text
     assert 'hyperpod_provision_last_run_timestamp_seconds 103.0\n' in text
     assert 'failed_step="x\\ny"' in text
-    assert text.count('# TYPE ') == len(lib.METRICS)
+    assert text.count('# TYPE ') == len(lib.METRICS)  # every family, each with a sample
+
+
+# -- site steps -------------------------------------------------------------------------------------
+
+SITE_STEPS = [
+    {'name': 'scripts.d/10-packages.sh', 'kind': 'script', 'file': 'scripts.d/10-packages.sh', 'status': 'changed',
+     'duration_seconds': 12.5, 'exit_code': 0, 'summary': 'exit 0 in 12.5s, 40 lines of output'},
+    {'name': 'role site_motd', 'kind': 'role', 'file': 'roles/site_motd', 'status': 'ok', 'duration_seconds': 0.75,
+     'exit_code': None, 'summary': '2 tasks, 0 changed, in 0.8s'},
+    {'name': 'scripts.d/20-optional.sh', 'kind': 'script', 'file': 'scripts.d/20-optional.sh', 'status': 'allowed_failure',
+     'duration_seconds': 0.25, 'exit_code': 3, 'summary': 'failed (allowed): exited with 3'},
+    {'name': 'tasks/gpu.yml', 'kind': 'tasks', 'file': 'tasks/gpu.yml', 'status': 'skipped', 'duration_seconds': 0.0,
+     'exit_code': None, 'reason': 'scope', 'summary': 'skipped: instance group cpu is not one of gpu-*'},
+    {'name': 'scripts.d/30-slow.sh', 'kind': 'script', 'file': 'scripts.d/30-slow.sh', 'status': 'failed',
+     'duration_seconds': 60.0, 'exit_code': None, 'summary': 'stopped after its timeout of 60s'},
+    {'name': 'scripts.d/40-bool.sh', 'kind': 'script', 'file': 'scripts.d/40-bool.sh', 'status': 'failed',
+     'duration_seconds': None, 'exit_code': True, 'summary': 'an exit code that is not one'},
+]
+
+
+def site_report(steps):
+    report = lib.new_report('r', 100.0)
+    report['hosts'] = {'localhost': {'counts': {'changed': 1}, 'failed_tasks': [], 'roles': [], 'site_steps': steps}}
+    return lib.finish(report, 180.0, 'failed', {'step': 'scripts.d/30-slow.sh'})
+
+
+def test_site_step_metrics():
+    from ansible_collections.hyperpod.eks_lifecycle.tests.reportcheck import metrics, value
+    text = lib.to_prometheus(site_report(SITE_STEPS))
+    samples = metrics(text)
+
+    def labels(step):
+        return dict(step=step['name'], kind=step['kind'], status=step['status'])
+
+    durations = [value(samples, 'hyperpod_provision_site_step_duration_seconds', **labels(step)) for step in SITE_STEPS]
+    assert durations == [12.5, 0.75, 0.25, 0.0, 60.0, 0.0]
+    failed = [value(samples, 'hyperpod_provision_site_step_failed', **labels(step)) for step in SITE_STEPS]
+    assert failed == [0, 0, 1, 0, 1, 1]  # an allowed failure is a failure too
+    # Only the scripts that ran to their end have an exit code (not a timeout, not a bool).
+    codes = dict((dict(key[1])['step'], val) for key, val in samples.items() if key[0] == 'hyperpod_provision_site_step_exit_code')
+    assert codes == {'scripts.d/10-packages.sh': 0, 'scripts.d/20-optional.sh': 3}
+    assert 'hyperpod_provision_site_step_exit_code{step="scripts.d/20-optional.sh"} 3\n' in text
+    assert ('hyperpod_provision_site_step_failed{step="scripts.d/20-optional.sh",kind="script",status="allowed_failure"} 1\n'
+            in text)
+    assert 'hyperpod_provision_site_step_duration_seconds{step="role site_motd",kind="role",status="ok"} 0.75\n' in text
+    assert sum(1 for key in samples if key[0].startswith('hyperpod_provision_site_step_')) == 6 + 6 + 2
+
+
+def test_site_step_metrics_of_odd_entries():
+    from ansible_collections.hyperpod.eks_lifecycle.tests.reportcheck import metrics, value
+    steps = [{'name': 'step "quoted"\\x', 'kind': 'tasks', 'status': None}, {'name': 'no status', 'kind': 'role'}]
+    text = lib.to_prometheus(site_report(steps))
+    samples = metrics(text)
+    assert value(samples, 'hyperpod_provision_site_step_duration_seconds', step='step "quoted"\\x', kind='tasks', status='') == 0.0
+    assert value(samples, 'hyperpod_provision_site_step_failed', step='no status', kind='role', status='') == 0
+    assert 'step="step \\"quoted\\"\\\\x"' in text
+    assert 'hyperpod_provision_site_step_exit_code' not in text
+
+
+def test_no_site_steps_no_site_families():
+    for hosts in ({'localhost': {'counts': {}, 'roles': []}}, {'localhost': {'site_steps': []}}, {}):
+        report = lib.new_report('r', 100.0)
+        report['hosts'] = hosts
+        text = lib.to_prometheus(lib.finish(report, 101.0, 'succeeded'))
+        assert 'hyperpod_provision_site_step' not in text  # neither HELP nor TYPE without a sample
+        assert 'hyperpod_provision_success 1\n' in text
+
+
+def test_site_steps_of_every_host_are_counted():
+    from ansible_collections.hyperpod.eks_lifecycle.tests.reportcheck import metrics, value
+    report = site_report(SITE_STEPS[:1])
+    report['hosts']['other'] = {'site_steps': [dict(SITE_STEPS[2], name='scripts.d/50-other.sh')]}
+    samples = metrics(lib.to_prometheus(report))
+    assert value(samples, 'hyperpod_provision_site_step_exit_code', step='scripts.d/10-packages.sh') == 0
+    assert value(samples, 'hyperpod_provision_site_step_exit_code', step='scripts.d/50-other.sh') == 3
 
 
 def test_write_outputs_replaces_atomically(tmp_path):
