@@ -200,19 +200,22 @@ decimal_ms() {  # decimal_ms MS: MS as seconds with three decimals
 }
 
 # metrics_dir: the textfile collector directory, from the environment or, once the bundle is
-# verified, from its settings file (a plain `hyperpod_metrics_textfile_dir: /path` line). Never
+# verified, from its settings files (a plain `hyperpod_metrics_textfile_dir: /path` line in
+# playbooks/vars/on_create.yml or site/settings.yml). Never
 # from a folder that failed verification.
 metrics_dir() {
-  local settings dir
+  local settings=() dir
   if [ -n "${HYPERPOD_METRICS_TEXTFILE_DIR+set}" ]; then
     dir=$HYPERPOD_METRICS_TEXTFILE_DIR
   elif [ -n "$BUNDLE" ] && [ -f "$BUNDLE/playbooks/vars/on_create.yml" ]; then
-    settings=$BUNDLE/playbooks/vars/on_create.yml
+    settings=("$BUNDLE/playbooks/vars/on_create.yml")
+    # The site folder's settings sit over the bundle's (the last line found wins).
+    [ ! -f "$BUNDLE/site/settings.yml" ] || settings+=("$BUNDLE/site/settings.yml")
     # A plain, a "double-quoted" or a 'single-quoted' value (spaces allowed in the quoted ones).
     dir=$(sed -n -E -e "s/^hyperpod_metrics_textfile_dir:[[:space:]]*\"([^\"]*)\".*$/\1/p" \
                     -e "s/^hyperpod_metrics_textfile_dir:[[:space:]]*'([^']*)'.*$/\1/p" \
                     -e "s/^hyperpod_metrics_textfile_dir:[[:space:]]*([^\"'#[:space:]][^#]*[^#[:space:]]|[^\"'#[:space:]])[[:space:]]*(#.*)?$/\1/p" \
-                    "$settings" | tail -n 1)
+                    "${settings[@]}" | tail -n 1)
   fi
   case "${dir:-}" in
     /*) printf '%s\n' "$dir" ;;
@@ -619,6 +622,17 @@ lock() {
   clean_stages
 }
 
+# site_summary DIR: what the site folder holds, for the log.
+site_summary() {
+  local dir=$1 roles=0 tasks=0 scripts=0 collections=0
+  [ -d "$dir/roles" ] && roles=$(find "$dir/roles" -mindepth 1 -maxdepth 1 -type d | wc -l)
+  [ -d "$dir/tasks" ] && tasks=$(find "$dir/tasks" -type f \( -name '*.yml' -o -name '*.yaml' \) | wc -l)
+  [ -d "$dir/scripts.d" ] && scripts=$(find "$dir/scripts.d" -mindepth 1 -maxdepth 1 -type f -name '*.sh' | wc -l)
+  [ -d "$dir/collections/ansible_collections" ] \
+    && collections=$(find "$dir/collections/ansible_collections" -mindepth 2 -maxdepth 2 -type d | wc -l)
+  printf '%d roles, %d task files, %d scripts, %d vendored collections' "$roles" "$tasks" "$scripts" "$collections"
+}
+
 # redacted ARG...: the arguments as the log shows them, with the values given to -e/--extra-vars
 # replaced (a file given as -e @FILE is named).
 # Also notes the values (REDACT) and a --check run (CHECK_MODE).
@@ -717,6 +731,13 @@ main() {
   command -v "$PLAYBOOK_CMD" >/dev/null || fail 127 "$PLAYBOOK_CMD not found on PATH ($PATH)"
   if [ -n "$BUNDLE" ]; then
     export ANSIBLE_COLLECTIONS_PATH="$BUNDLE/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
+    # The admin's site folder (make bundle SITE=dir): its vendored collections come after the
+    # collection's own (a site cannot replace hyperpod.eks_lifecycle), its roles are found by name.
+    if [ -d "$BUNDLE/site" ]; then
+      ANSIBLE_COLLECTIONS_PATH="$ANSIBLE_COLLECTIONS_PATH:$BUNDLE/site/collections"
+      export ANSIBLE_ROLES_PATH="$BUNDLE/site/roles"
+      log info "site folder: $(site_summary "$BUNDLE/site")"
+    fi
     # Ansible reads its configuration from this file only: never from an ansible.cfg in the
     # current directory (HyperPod's download folder), whatever that folder holds.
     : >"$STAGE/ansible.cfg"
