@@ -58,9 +58,12 @@ images: deps ## Build the Amazon Linux look-alike node images
 molecule: venv collection images ## Run every molecule scenario (SCENARIOS="al2 al2023")
 	$(ACT) cd $(COLL) && for s in $(SCENARIOS); do $(MOLECULE_ENV) molecule -c .config/molecule/config.yml test -s $$s || exit 1; done
 
-.PHONY: bundle lock demo lint bootstrap-tests bundle-tests fleet-tests bench bench-bootstrap bench-fleet test
-bundle: venv ## Write dist/lifecycle/, the folder to upload to S3 (SETTINGS=my-vars.yml to ship your settings)
-	$(ACT) SETTINGS=$(SETTINGS) bash tools/build_bundle.sh
+.PHONY: bundle new-site lock demo lint bootstrap-tests bundle-tests fleet-tests bench bench-bootstrap bench-fleet test
+bundle: venv ## Write dist/lifecycle/, the folder to upload to S3 (SITE=my-site to ship your site folder)
+	$(ACT) SETTINGS=$(SETTINGS) SITE=$(SITE) bash tools/build_bundle.sh
+
+new-site: ## Write a starting site folder (DIR=my-site): one example of each kind of step
+	bash tools/new_site.sh $(DIR)
 
 lock: venv ## Re-resolve the bundle's runtime into tools/runtime/*.txt (the only step that floats: review the diff, commit)
 	$(ACT) bash tools/lock_runtime.sh
@@ -83,7 +86,7 @@ bench-fleet: deps venv images ## Benchmark: a rollout's wall time from 1 to 8 no
 bench-bootstrap: deps venv images ## Benchmark: bootstrap time (runtime bring-up, playbook) vs pip install ansible-core
 	$(ACT) bash bench/bootstrap.sh
 
-SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh bench/seed/*.sh tests/*.sh tests/tools/*.sh tests/images/*.sh tests/images/standins/* .ci/run
+SHELL_SCRIPTS := bootstrap/*.sh tools/*.sh bench/*.sh bench/seed/*.sh tests/*.sh tests/tools/*.sh tests/images/*.sh $(filter-out %.txt,$(wildcard tests/images/standins/*)) .ci/run
 lint: deps venv collection changelog-lint docs-lint ## ansible-lint (production profile), shellcheck, role conventions, changelog, docs
 	shellcheck $(SHELL_SCRIPTS)
 	$(ACT) python -m pytest -q -p no:cacheprovider tests/meta

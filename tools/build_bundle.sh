@@ -14,6 +14,8 @@
 #                             whose controller runs on Python 3.9)
 #     install_wheels.py       unpacks them into a venv of the OS's Python (no pip, no ensurepip)
 #     requirements-py*.txt    exact versions installed (name==version)
+#   site/                     the admin's site folder (SITE=dir): settings, roles, task files,
+#                             scripts.d/, and collections/ vendored from its requirements.yml
 #   SHA256SUMS                checksum of every file above; on_create.sh checks it before anything
 #
 # The runtime is exactly what the lock files in tools/runtime/ say, byte for byte; this script only
@@ -40,6 +42,11 @@ PIP=${PIP:-pip}
 PYTHON=${PYTHON:-python3}
 # A settings file to ship instead of playbooks/vars/on_create.yml (`make bundle SETTINGS=...`).
 SETTINGS=${SETTINGS:-}
+# The admin's site folder (`make bundle SITE=dir`, `make new-site` writes one): shipped as site/,
+# its requirements.yml's collections vendored into site/collections/, checked by tools/check_site.py.
+SITE=${SITE:-}
+# The tool venv's Python and ansible-galaxy (the build's own Ansible; the nodes' is in runtime/).
+TOOL_PYTHON=${TOOL_PYTHON:-python3}
 # tag  the node's Python  ABI   the node's glibc (Amazon Linux 2: 2.26, AL2023: 2.34): wheels
 #                               are fetched for these, and their platform tags must allow that glibc
 RUNTIMES=(
@@ -244,6 +251,40 @@ fetch_runtime() {
   take "$lock" "$WORK/$tag"
 }
 
+# add_site DIR DEST: copy the site folder DIR to DEST (the bundle's site/), vendor the collections
+# of its requirements.yml, and check it all (tools/check_site.py). Any problem stops the build.
+add_site() {
+  local dir=$1 dest=$2 odd
+  [ -d "$dir" ] || die "SITE=$dir is not a directory"
+  dir=$(cd "$dir" && pwd -P)
+  case "$dir/" in
+    "$REPO"/dist/*) die "SITE=$dir is inside dist/, which the build writes" ;;
+  esac
+  # Only regular files and directories: a link or a device in an upload is a surprise on the node.
+  odd=$(cd "$dir" && find . -name .git -prune -o ! -type f ! -type d -printf '%P ' | head -c 1000)
+  [ -z "$odd" ] || die "site: not a regular file or directory (copy the file itself in): $odd"
+  odd=$(cd "$dir" && find . -name .git -prune -o -type f -name '*[[:space:]]*' -printf '"%P" ' | head -c 1000)
+  [ -z "$odd" ] || die "site: file names with white space: $odd"
+  log "site folder $dir"
+  mkdir -p "$dest"
+  (cd "$dir" && find . -name .git -prune -o -type f -print0 | tar --null --no-recursion -c -T -) | tar -x -C "$dest"
+  find "$dest" -type d -exec chmod 0755 {} + -o -type f -exec chmod go-w,a+r {} +
+  if [ -f "$dest/requirements.yml" ] && "$TOOL_PYTHON" -c '
+import sys, yaml
+data = yaml.safe_load(open(sys.argv[1])) or {}
+sys.exit(0 if isinstance(data, dict) and (data.get("collections") or data.get("roles")) else 1)' "$dest/requirements.yml" 2>/dev/null; then
+    if grep -qE '^roles:' "$dest/requirements.yml"; then
+      die "site: requirements.yml lists roles: put roles in the site's roles/ folder (only collections are vendored)"
+    fi
+    log "site: vendoring the collections of requirements.yml into site/collections/"
+    (cd "$dir" && ANSIBLE_NOCOLOR=1 ansible-galaxy collection install -r requirements.yml \
+        -p "$dest/collections" --force 2>&1 | sed 's/^/[bundle]   /') \
+      || die "site: ansible-galaxy could not vendor the collections of requirements.yml (above)"
+  fi
+  "$TOOL_PYTHON" "$REPO/tools/check_site.py" "$dest" "$OUT/collections" "$LOCKS" \
+    || die "site: the folder has the problems above; nothing was written"
+}
+
 main() {
   local runtime tag python abi glibc file sums final=$OUT
   for file in build.txt sources.txt py37.txt py39.txt; do
@@ -273,6 +314,10 @@ main() {
   if [ -n "$SETTINGS" ]; then
     log "settings from $SETTINGS"
     cp "$SETTINGS" "$OUT/playbooks/vars/on_create.yml"
+  fi
+
+  if [ -n "$SITE" ]; then
+    add_site "$SITE" "$OUT/site"
   fi
 
   for runtime in "${RUNTIMES[@]}"; do
