@@ -15,11 +15,13 @@ class Node:
     """A look-alike node: systemd as PID 1, no network, the data volume mounted unless volume=None."""
 
     def __init__(self, variant, volume, prefix="hp-test", read_only=False, volume_size=None, wait_containerd=True,
-                 instance_store=None):
+                 instance_store=None, sysctl=False):
         """VOLUME: a host directory bind-mounted at /opt/sagemaker (None: no volume); with VOLUME_SIZE
         (e.g. "8m") instead, a tmpfs of that size, a small file system to fill. INSTANCE_STORE (a size,
         e.g. "64m"): a tmpfs of that size at /opt/dlami/nvme as well, the node's instance store.
         WAIT_CONTAINERD=False: a boot is over when systemd is, for a node whose containerd is disabled.
+        SYSCTL=True: /proc/sys writable, for the node's own network namespace's keys (net.*); keys
+        that are not namespaced would be the host's, and the tests never write them.
 
         /run is a tmpfs, emptied at each boot (restart()); so are the tmpfs volumes, while a
         bind-mounted VOLUME keeps its files."""
@@ -28,6 +30,8 @@ class Node:
         args = ["run", "-d", "--name", self.name, "--hostname", self.name, "--network", "none",
                 "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                 "--tmpfs", "/run", "--tmpfs", "/run/lock"]
+        if sysctl:
+            args += ["--security-opt", "systempaths=unconfined"]
         if volume_size is not None:
             args += ["--mount", "type=tmpfs,destination=/opt/sagemaker,tmpfs-size=%s" % volume_size]
         elif volume is not None:

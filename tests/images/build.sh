@@ -20,6 +20,8 @@
 #     on AL2; on AL2023 /usr/bin/nodeadm (phases config and run) and the AMI's boot units
 #     nodeadm-config.service and nodeadm-run.service, installed but not enabled (tests enable them
 #     to model the boots after the first one);
+#   - a package manager stand-in (dnf, and yum as its alias, on AL2023; yum on AL2; `rpm -q`) that installs the few
+#     packages of tests/images/standins/repo.txt offline, recording them (standins/dnf);
 #   - a kubelet stand-in, /usr/bin/kubelet (it sleeps in /var/lib/kubelet) and its unit
 #     kubelet.service, installed but not enabled (tests/images/standins, tests/images/units).
 #
@@ -206,6 +208,13 @@ RUN set -eu; \
     printf '[Service]\nSlice=runtime.slice\n' >/etc/systemd/system/containerd.service.d/00-runtime-slice.conf; \
     ln -sf /usr/lib/systemd/system/containerd.service /etc/systemd/system/multi-user.target.wants/containerd.service; \
     install -m 0755 /usr/share/hyperpod-lookalike/standins/kubelet /usr/bin/kubelet; \
+    if [ "$OS" = al2 ]; then pm=yum; else pm=dnf; fi; \
+    install -m 0755 /usr/share/hyperpod-lookalike/standins/dnf "/usr/bin/$pm"; \
+    if [ "$pm" = dnf ]; then ln -sf dnf /usr/bin/yum; fi; \
+    install -m 0755 /usr/share/hyperpod-lookalike/standins/rpm /usr/bin/rpm; \
+    mkdir -p /usr/share/hyperpod-lookalike/repo; \
+    grep -v '^#' /usr/share/hyperpod-lookalike/standins/repo.txt | while read -r name version; do \
+      printf '%s\n' "$version" >"/usr/share/hyperpod-lookalike/repo/$name"; done; \
     install -m 0644 /usr/share/hyperpod-lookalike/units/kubelet.service /usr/lib/systemd/system/kubelet.service; \
     if [ "$OS" = al2 ]; then \
       mkdir -p /etc/eks/containerd /etc/containerd/config.d; \
