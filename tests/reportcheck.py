@@ -33,7 +33,8 @@ def _task(task):
         _time(task["started"])
 
 
-HOST_KEYS = {"outcome", "skip_reason", "os", "containerd", "counts", "roles", "tasks", "failed_tasks"}
+HOST_KEYS = {"outcome", "skip_reason", "os", "containerd", "counts", "roles", "tasks", "failed_tasks", "site_steps"}
+SITE_STATUS = {"ok", "changed", "failed", "allowed_failure", "skipped"}
 
 
 def _host(host, verification=False):
@@ -45,6 +46,18 @@ def _host(host, verification=False):
         assert host["volume"]["kind"] in {"instance_store", "ebs", "none"}
         assert (host["volume"]["path"] is None) == (host["volume"]["kind"] == "none")
         assert host["volume"]["reason"]
+    names = [step["name"] for step in host["site_steps"]]
+    assert len(names) == len(set(names)), names
+    for step in host["site_steps"]:
+        assert {"name", "kind", "file", "status", "duration_seconds", "exit_code", "summary"} <= set(step), step
+        assert step["kind"] in {"role", "tasks", "script"} and step["file"], step
+        # A step still "running" at the end would be one whose end the report missed.
+        assert step["status"] in SITE_STATUS, step
+        assert step["duration_seconds"] >= 0
+        if step["kind"] == "script" and step["status"] in ("changed", "ok"):
+            assert step["exit_code"] == 0, step
+        if step["status"] == "skipped":
+            assert step.get("reason") in {"scope", "guard", "check_mode"} and step["summary"].startswith("skipped: "), step
     for check in host.get("checks") or ():
         assert set(check) == {"name", "ok", "detail"} and isinstance(check["ok"], bool) and check["detail"], check
     if verification and host["outcome"] == "succeeded":
