@@ -335,6 +335,11 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         finished = time.time()
+        # A site step still open at the end did not finish (the play ended inside it).
+        for name, (entry, started) in list(self._site_open.items()):
+            entry.update(status="failed", duration_seconds=report_lib.seconds(finished - started),
+                         summary="did not finish: the play ended inside it")
+        self._site_open.clear()
         failure = None
         outcomes = []
         task_seconds = 0.0

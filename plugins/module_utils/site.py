@@ -108,6 +108,26 @@ def check_tasks_file(path, label):
     for number, task in enumerate(data or (), 1):
         if not isinstance(task, dict):
             raise SiteError("%s: task %d is not a mapping" % (label, number))
+        _no_ending(task, label, number)
+
+
+ENDING = ("end_host", "end_play", "end_batch")
+
+
+def _no_ending(task, label, number):
+    """Refuse a task that ends the host or the play: in a site step it would end the run as if it
+    had succeeded, with the built-in roles or the later steps never run."""
+    for key in ("meta", "ansible.builtin.meta", "ansible.legacy.meta"):
+        value = task.get(key)
+        if isinstance(value, dict):
+            value = value.get("free_form") or value.get("_raw_params")
+        if isinstance(value, str) and value.strip() in ENDING:
+            raise SiteError("%s: task %d is meta: %s, which would end the whole run as a success; a site step must "
+                            "finish, or fail" % (label, number, value.strip()))
+    for key in ("block", "rescue", "always"):
+        for inner in task.get(key) or ():
+            if isinstance(inner, dict):
+                _no_ending(inner, label, number)
 
 
 def check_vars_file(path, label):
@@ -175,6 +195,9 @@ def parse_script(data, label):
     if b"\r\n" in data[:HEADER_BYTES]:
         raise SiteError("%s: has Windows line endings (CRLF), which bash reads as part of each command; "
                         "convert it (dos2unix, or sed -i 's/\\r$//')" % label)
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise SiteError("%s: starts with a byte order mark (an editor's UTF-8 BOM) before its #! line; "
+                        "save it without one" % label)
     text = data[:HEADER_BYTES].decode("utf-8", "replace")
     lines = text.split("\n")
     if not lines[0].startswith("#!") or not lines[0][2:].strip():
@@ -454,9 +477,18 @@ def plan(site_dir, entries, group=None, group_reason="", instance_type=None, col
             step["error"] = str(exc)
         step.pop("phase_given", None)
     # Listed steps run in the list's order; the scripts nobody placed follow them, by name.
+    before = [s for s in steps if s["phase"] == "before"]
+    after = [s for s in steps if s["phase"] == "after"]
+    # A "before" step that cannot run must not cost the node the built-in provisioning: the before
+    # steps up to it run, then the built-in roles, then the run fails at it (the later steps not run).
+    broken = [i for i, s in enumerate(before) if s["error"]]
+    if broken:
+        for step in before[broken[0]:]:
+            step.update(deferred=True, phase="after")
+        before, after = before[:broken[0]], before[broken[0]:] + after
     return {
-        "before": [s for s in steps if s["phase"] == "before"],
-        "after": [s for s in steps if s["phase"] == "after"],
+        "before": before,
+        "after": after,
         "ignored": ignored,
         "errors": errors,
     }

@@ -27,9 +27,11 @@ MAX_LINE = 4096
 MAX_LOG_BYTES = 16 * 1024 * 1024
 DRAIN_AFTER_EXIT = 2.0
 POLL = 0.2
+# Seconds after SIGKILL before a script that still has not ended is left behind (and the step failed).
+UNKILLABLE_AFTER = 30
 # Terminal escape sequences (colours, cursor moves), then any other control character (C0, DEL, C1)
-# but tab.
-CONTROL = re.compile(u"\x1b\\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# but tab, and the Unicode line and paragraph separators (a line must stay one line).
+CONTROL = re.compile(u"\x1b\\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def clean(raw):
@@ -58,11 +60,12 @@ class Log(object):
         except OSError as exc:
             self.error = "cannot open %s: %s" % (path, exc.strerror)
 
-    def write(self, lines):
-        if self.fd is None or not lines or self.capped:
+    def write(self, lines, notice=False):
+        """Append LINES; NOTICE: the module's own line about the script, written whatever the cap."""
+        if self.fd is None or not lines or (self.capped and not notice):
             return
         data = "".join(lines).encode("utf-8", "replace")
-        if self.written + len(data) > self.limit:
+        if self.written + len(data) > self.limit and not notice:
             self.capped = True
             data = ("%s [%s] ... its output beyond %d MiB is not logged (the result keeps its last lines)\n"
                     % (iso(time.time()), lines[0].split("] ", 1)[0].split(" [", 1)[-1], self.limit // 1048576)).encode()
@@ -125,7 +128,8 @@ def run(params, log):
     """(rc or None, timed_out, seconds, stdout Stream, stderr Stream, [notes])."""
     label = params["name"]
     env = dict((str(k), str(v)) for k, v in params["env"].items())
-    started = time.time()
+    # Deadlines and durations on the monotonic clock: the wall clock may be stepped at first boot.
+    started = time.monotonic()
     proc = subprocess.Popen(params["interpreter"] + [params["path"]], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             cwd=params["chdir"] or None, start_new_session=True, close_fds=True)
@@ -137,13 +141,15 @@ def run(params, log):
     deadline = started + params["timeout"]
     timed_out = False
     killed_at = None
+    killed_hard = None
+    unkillable = False
     exited_at = None
     notes = []
     rc = None
     # Until the script has exited and its output is read: a script that closed (or redirected) its
     # standard output and error is still waited for, and still stopped at its timeout.
     while selector.get_map() or exited_at is None:
-        now = time.time()
+        now = time.monotonic()
         if exited_at is None and proc.poll() is not None:
             exited_at = now
             if not selector.get_map():
@@ -154,11 +160,19 @@ def run(params, log):
         if exited_at is None and not timed_out and now >= deadline:
             timed_out = True
             killed_at = now
-            log.write(["%s [%s] stopping it: still running after its timeout of %ds\n" % (iso(now), label, params["timeout"])])
+            log.write(["%s [%s] stopping it: still running after its timeout of %ds\n"
+                       % (iso(time.time()), label, params["timeout"])], notice=True)
             kill_group(proc, signal.SIGTERM)
         if killed_at is not None and exited_at is None and now - killed_at >= params["kill_grace"]:
             kill_group(proc, signal.SIGKILL)
-            killed_at = float("inf")
+            killed_at = None
+            killed_hard = now
+        if killed_hard is not None and exited_at is None and now - killed_hard >= UNKILLABLE_AFTER:
+            # SIGKILL does not end a process in uninterruptible sleep (a hung NFS or FSx mount).
+            notes.append("the script did not end %ds after SIGKILL (in uninterruptible sleep, e.g. a hung mount?); "
+                         "it is left behind" % UNKILLABLE_AFTER)
+            unkillable = True
+            break
         # A short wait: the script's exit (and the end of its kill grace) is noticed within POLL, not
         # only when it writes.
         wait = POLL if exited_at is not None or timed_out else min(POLL, max(0.05, deadline - now))
@@ -188,5 +202,5 @@ def run(params, log):
     if timed_out:
         # Its whole process group goes, not only the script.
         kill_group(proc, signal.SIGKILL)
-    rc = proc.wait()
-    return rc, timed_out, time.time() - started, streams[proc.stdout], streams[proc.stderr], notes
+    rc = None if unkillable else proc.wait()
+    return rc, timed_out, time.monotonic() - started, streams[proc.stdout], streams[proc.stderr], notes

@@ -196,6 +196,9 @@ def main():
     log = Log(params["log"])
     try:
         rc, timed_out, seconds, out, err, notes = run(params, log)
+    except OSError as exc:
+        module.fail_json(msg="%s: cannot run it with %s (its #! line): %s"
+                         % (params["name"], " ".join(params["interpreter"]), exc.strerror or exc), **result)
     finally:
         log.close()
     if log.error:

@@ -534,9 +534,11 @@ def test_plan_refuses_two_steps_of_one_name(tmp_path):
     entries = [{"name": "setup", "tasks": "tasks/a.yml"}, {"name": "setup", "tasks": "tasks/b.yml"},
                {"script": "10-a.sh"}, {"script": "scripts.d/10-a.sh", "phase": "before"}]
     result = site.plan(str(tmp_path), entries)
-    assert names(result["after"]) == ["setup", "setup", "scripts.d/10-a.sh"]
-    assert [step["error"] for step in result["after"]] == ["", "two steps are named 'setup': give one a name", ""]
-    assert [step["error"] for step in result["before"]] == ["two steps are named 'scripts.d/10-a.sh': give one a name"]
+    # The broken "before" step waits for the built-in roles: it comes first after them.
+    assert result["before"] == []
+    assert names(result["after"]) == ["scripts.d/10-a.sh", "setup", "setup", "scripts.d/10-a.sh"]
+    assert [step["error"] for step in result["after"]] == [
+        "two steps are named 'scripts.d/10-a.sh': give one a name", "", "two steps are named 'setup': give one a name", ""]
 
 
 def test_plan_roles_of_collections(tmp_path):
@@ -749,3 +751,55 @@ def test_load_yaml_is_safe(tmp_path):
         site.load_yaml(path, "a.yml")
     assert str(info.value).startswith("a.yml: line 1 column 4 is not valid YAML: ")
     assert not (tmp_path / "ran").exists()
+
+
+# -- what must not cost the node its built-in provisioning ------------------------------------------
+
+def _site(tmp_path, tasks):
+    (tmp_path / "tasks").mkdir(exist_ok=True)
+    for name, text in tasks.items():
+        (tmp_path / "tasks" / name).write_text(text)
+    return str(tmp_path)
+
+
+def test_a_before_step_that_cannot_run_waits_for_the_builtin_roles(tmp_path):
+    folder = _site(tmp_path, {"a.yml": "- name: a\n  ansible.builtin.debug:\n", "c.yml": "- name: c\n  ansible.builtin.debug:\n",
+                              "d.yml": "- name: d\n  ansible.builtin.debug:\n"})
+    result = site.plan(folder, [{"tasks": "tasks/a.yml", "phase": "before"}, {"tasks": "tasks/missing.yml", "phase": "before"},
+                                {"tasks": "tasks/c.yml", "phase": "before"}, {"tasks": "tasks/d.yml"}])
+    # The before steps up to the broken one run before the built-in roles; the broken one fails
+    # right after them, and what followed it never runs before they do.
+    assert [s["file"] for s in result["before"]] == ["tasks/a.yml"]
+    assert [s["file"] for s in result["after"]] == ["tasks/missing.yml", "tasks/c.yml", "tasks/d.yml"]
+    assert [s.get("deferred", False) for s in result["after"]] == [True, True, False]
+    assert result["after"][0]["error"] and result["after"][0]["phase"] == "after"
+
+
+def test_a_before_step_limited_to_groups_on_a_node_that_cannot_tell_waits_too(tmp_path):
+    folder = _site(tmp_path, {"a.yml": "- name: a\n  ansible.builtin.debug:\n"})
+    result = site.plan(folder, [{"tasks": "tasks/a.yml", "phase": "before", "instance_groups": ["gpu-*"]}],
+                       group="", group_reason="no resource_config.json")
+    assert result["before"] == [] and result["after"][0]["deferred"]
+    assert "instance group is unknown (no resource_config.json)" in result["after"][0]["error"]
+
+
+@pytest.mark.parametrize("task", [
+    "- name: stop\n  ansible.builtin.meta: end_host\n",
+    "- name: stop\n  meta: end_play\n",
+    "- name: nested\n  block:\n    - name: stop\n      ansible.builtin.meta: end_batch\n",
+    "- name: nested\n  block: []\n  rescue:\n    - name: stop\n      meta:\n        free_form: end_host\n",
+])
+def test_a_task_file_that_ends_the_play_is_refused(tmp_path, task):
+    folder = _site(tmp_path, {"stop.yml": task})
+    step = site.plan(folder, [{"tasks": "tasks/stop.yml"}])["after"][0]
+    assert "would end the whole run as a success" in step["error"] and step["error"].startswith("tasks/stop.yml: task 1 is meta: end_")
+
+
+def test_meta_flush_handlers_is_fine(tmp_path):
+    folder = _site(tmp_path, {"ok.yml": "- name: flush\n  ansible.builtin.meta: flush_handlers\n"})
+    assert site.plan(folder, [{"tasks": "tasks/ok.yml"}])["after"][0]["error"] == ""
+
+
+def test_a_script_with_a_byte_order_mark_is_refused_saying_so():
+    with pytest.raises(site.SiteError, match="byte order mark"):
+        site.parse_script(b"\xef\xbb\xbf#!/bin/bash\necho hi\n", "scripts.d/a.sh")

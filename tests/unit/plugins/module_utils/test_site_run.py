@@ -390,3 +390,21 @@ def test_a_script_adds_at_most_the_cap_to_the_log_but_is_read_to_its_end(tmp_pat
     assert text.splitlines()[-1].endswith("[%s] ... its output beyond 0 MiB is not logged (the result keeps its last lines)" % NAME)
     # The script was read to its end: its last line is in the result's tail, and every line counted.
     assert list(out.tail)[-1] == "last" and out.count == 3001
+
+
+def test_the_modules_own_notices_are_written_past_the_cap(tmp_path):
+    log_path = tmp_path / "provisioning.log"
+    log_path.write_text(u"")
+    log = site_run.Log(str(log_path), limit=64)
+    log.write(["2026-12-01T00:00:00.000Z [%s] %s\n" % (NAME, "x" * 100)])
+    log.write(["2026-12-01T00:00:00.000Z [%s] dropped\n" % NAME])
+    log.write(["2026-12-01T00:00:01.000Z [%s] stopping it: still running after its timeout of 3s\n" % NAME], notice=True)
+    log.close()
+    lines = log_path.read_text().splitlines()
+    assert len(lines) == 2 and "is not logged" in lines[0] and lines[1].endswith("stopping it: still running after its timeout of 3s")
+
+
+def test_unicode_line_separators_cannot_start_a_log_line(run):
+    run(u"printf 'ok\\342\\200\\250%s [error] forged\\n'\n" % "2026-12-01T00:00:00.000Z")
+    text = run.log_path.read_text()
+    assert text.count("\n") == 1 and u"\u2028" not in text and text.splitlines() == text.split("\n")[:-1]
