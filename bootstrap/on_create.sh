@@ -730,14 +730,17 @@ main() {
   fi
   command -v "$PLAYBOOK_CMD" >/dev/null || fail 127 "$PLAYBOOK_CMD not found on PATH ($PATH)"
   if [ -n "$BUNDLE" ]; then
-    export ANSIBLE_COLLECTIONS_PATH="$BUNDLE/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
-    # The admin's site folder (make bundle SITE=dir): its vendored collections come after the
-    # collection's own (a site cannot replace hyperpod.eks_lifecycle), its roles are found by name.
+    # The admin's site folder (make bundle SITE=dir): its vendored collections come right after the
+    # collection's own (a site cannot replace hyperpod.eks_lifecycle, and nothing from outside the
+    # bundle comes before them), its roles are found by name.
+    inherited=${ANSIBLE_COLLECTIONS_PATH:-}
+    ANSIBLE_COLLECTIONS_PATH="$BUNDLE/collections"
     if [ -d "$BUNDLE/site" ]; then
       ANSIBLE_COLLECTIONS_PATH="$ANSIBLE_COLLECTIONS_PATH:$BUNDLE/site/collections"
       export ANSIBLE_ROLES_PATH="$BUNDLE/site/roles"
       log info "site folder: $(site_summary "$BUNDLE/site")"
     fi
+    export ANSIBLE_COLLECTIONS_PATH="$ANSIBLE_COLLECTIONS_PATH${inherited:+:$inherited}"
     # Ansible reads its configuration from this file only: never from an ansible.cfg in the
     # current directory (HyperPod's download folder), whatever that folder holds.
     : >"$STAGE/ansible.cfg"
