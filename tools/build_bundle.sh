@@ -281,6 +281,11 @@ sys.exit(0 if isinstance(data, dict) and (data.get("collections") or data.get("r
         -p "$dest/collections" --force 2>&1 | sed 's/^/[bundle]   /') \
       || die "site: ansible-galaxy could not vendor the collections of requirements.yml (above)"
   fi
+  # What ansible-galaxy vendored is checked as the admin's own files are.
+  odd=$(cd "$dest" && find . ! -type f ! -type d -printf '%P ' | head -c 1000)
+  [ -z "$odd" ] || die "site: the vendored collections hold links or special files, which the node refuses: $odd"
+  odd=$(cd "$dest" && find . -type f \( -name '*[[:space:]]*' -o -name "*[\\\"']*" \) -printf '"%P" ' | head -c 1000)
+  [ -z "$odd" ] || die "site: file names with white space, quotes or backslashes: $odd"
   "$TOOL_PYTHON" "$REPO/tools/check_site.py" "$dest" "$OUT/collections" "$LOCKS" \
     || die "site: the folder has the problems above; nothing was written"
 }
@@ -341,7 +346,7 @@ SHA256SUMS protects every file; after editing the settings run, in this folder:
 EOF
 
   log "checksums"
-  sums=$(cd "$OUT" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum)
+  sums=$(cd "$OUT" && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum)
   printf '%s\n' "$sums" >"$OUT/SHA256SUMS"
   mv -T "$OUT" "$final"
   OUT=$final
