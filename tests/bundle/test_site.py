@@ -29,8 +29,8 @@ PROM = "/var/lib/node_exporter/textfile_collector/hyperpod_provision.prom"
 FOLDER = "/root/lifecycle"
 
 
-def on_create(node, *args):
-    proc = node.run("bash on_create.sh %s" % " ".join(args), check=False, env={"HYPERPOD_FAILURE_WAIT": "0"},
+def on_create(node, *args, **env):
+    proc = node.run("bash on_create.sh %s" % " ".join(args), check=False, env=dict(HYPERPOD_FAILURE_WAIT="0", **env),
                     workdir=FOLDER)
     proc.log = node.run("cat %s" % LOG).stdout.splitlines()
     return proc
@@ -148,6 +148,7 @@ def test_site_steps_preview_run_and_rerun(e2e_bundle, volume, nodes, variant, gr
     assert env["HYPERPOD_CONTAINERD_DATA_ROOT"] == DATA_ROOT
     assert env["HYPERPOD_INSTANCE_GROUP"] == group and env["HYPERPOD_INSTANCE_ID"] == "i-0abc12345678def00"
     assert env["HYPERPOD_STEP"] == "scripts.d/10-facts.sh" and env["HYPERPOD_CHECK"] == "0"
+    assert env["SITE_TYPE_FILE"] == "ml.m5.2xlarge"
     assert env["SITE_COLOR"] == "blue" and env["PATH"] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     assert env["PWD"] == env["HYPERPOD_SITE_DIR"] and env["HYPERPOD_SITE_DIR"].endswith("/site")
     # Nothing of the caller's environment leaks in.
@@ -188,6 +189,16 @@ def test_site_steps_preview_run_and_rerun(e2e_bundle, volume, nodes, variant, gr
     recap = [line for line in second.log if "[stop] playbook recap:" in line][-1]
     assert " changed=3 " in recap, recap
 
+    # --tags site runs the site's steps alone; a type named without ml. (as IMDS names it) still
+    # finds instance_types/ml.<type>.yml.
+    tagged = on_create(node, "--tags", "site", HYPERPOD_INSTANCE_TYPE="m5.2xlarge")
+    assert tagged.returncode == 0, "\n".join(tagged.log[-30:])
+    lines = this_run(tagged.log)
+    assert index(lines, "ansible", r"Run the site script: scripts.d/10-facts.sh")
+    assert not [text for dummy, tag, text in lines if "containerd_data_root :" in text]
+    env = env_of(node)
+    assert env["HYPERPOD_INSTANCE_TYPE"] == "m5.2xlarge" and env["SITE_TYPE_FILE"] == "ml.m5.2xlarge"
+
     # After the AMI's start-up, on_init_complete.sh checks what OnCreate did with the site's
     # settings: the gpu-workers group's moves kubelet's state to the volume too.
     node.run("nodeadm run" if platform == "al2023" else "/etc/eks/bootstrap.sh")
@@ -216,7 +227,7 @@ def test_a_failing_script_fails_the_run_and_keeps_the_builtin_provisioning(tmp_p
     error = lines[index(lines, "error", r"failed")][2]
     assert "site step scripts.d/40-broken.sh (scripts.d/40-broken.sh) failed" in error
     assert "exited with 7" in error and "fstab entry for /scratch is missing" in error
-    assert "The built-in provisioning before it is kept, not rolled back: containerd_data_root" in error
+    assert "Kept, not rolled back: what the built-in roles did before it (containerd data root %s)." % DATA_ROOT in error
     assert "Later site steps did not run." in error
     assert lines[-1][1:] == ("stop", "on_create.sh failed; waiting 0s for the log upload")
     # The move is in effect, the scripts before ran, the one after did not.
