@@ -34,7 +34,7 @@ def _task(task):
 
 
 HOST_KEYS = {"outcome", "skip_reason", "os", "containerd", "counts", "roles", "tasks", "failed_tasks", "site_steps"}
-SITE_STATUS = {"ok", "changed", "failed", "allowed_failure", "skipped"}
+SITE_STATUS = {"ok", "changed", "failed", "allowed_failure", "skipped", "not_run"}
 
 
 def _host(host, verification=False):

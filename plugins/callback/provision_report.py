@@ -124,6 +124,7 @@ class CallbackModule(CallbackBase):
         self._hosts = {}
         self._play_metrics_dir = ""
         self._site_open = {}
+        self._site_planned = {}
 
     # -- per host ---------------------------------------------------------------------------------
     def _host(self, name):
@@ -232,6 +233,11 @@ class CallbackModule(CallbackBase):
         """A site step's entry from its script's result or its start/end/failed/skipped marks; the
         tasks that run between the marks of a role or task file count for it."""
         res = result._result
+        if result._task.action in ("site_plan", "hyperpod.eks_lifecycle.site_plan") and status == "ok":
+            # The plan: a step it has that never reports is listed as not run, at the end.
+            self._site_planned[name] = [step for phase in ("before", "after") for step in res.get(phase) or ()
+                                        if isinstance(step, dict) and step.get("name")]
+            return
         script = res.get("hyperpod_site_step")
         facts = res.get("ansible_facts") if status in ("ok", "changed") else None
         event = (facts or {}).get("hyperpod_site_step_event")
@@ -340,6 +346,14 @@ class CallbackModule(CallbackBase):
             entry.update(status="failed", duration_seconds=report_lib.seconds(finished - started),
                          summary="did not finish: the play ended inside it")
         self._site_open.clear()
+        for name, planned in self._site_planned.items():
+            host = self._host(name)
+            seen = set(entry["name"] for entry in host["site_steps"])
+            for step in planned:
+                if to_text(step["name"]) not in seen:
+                    entry = self._site_entry(host, step)
+                    entry.update(status="not_run", summary="did not run: the run stopped before it (an earlier failure), "
+                                                           "or --tags/--skip-tags left it out")
         failure = None
         outcomes = []
         task_seconds = 0.0
