@@ -95,3 +95,16 @@ def identify(node, group, instance_type="ml.m5.2xlarge", instance_id="i-0abc1234
     node.run("mkdir -p /opt/ml/config /var/lib/cloud/data && printf '%%s\\n' %s >/var/lib/cloud/data/instance-id"
              " && printf '%%s' %s >/opt/ml/config/resource_config.json"
              % (shlex.quote(instance_id), shlex.quote(json.dumps(config))))
+
+
+FOLDER = "/root/lifecycle"
+LOG = "/var/log/provision/provisioning.log"
+
+
+def on_create(node, *args, **env):
+    """bash on_create.sh ARGS in the node's copy of the bundle (FOLDER), as HyperPod runs it, with
+    no wait for a log upload on failure; .log: the whole provisioning log afterwards."""
+    proc = node.run("bash on_create.sh %s" % " ".join(shlex.quote(a) for a in args), check=False,
+                    env=dict(HYPERPOD_FAILURE_WAIT="0", **env), workdir=FOLDER)
+    proc.log = node.run("cat %s" % LOG).stdout.splitlines()
+    return proc

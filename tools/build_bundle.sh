@@ -251,20 +251,28 @@ fetch_runtime() {
   take "$lock" "$WORK/$tag"
 }
 
+# refuse_odd_files DIR: stop the build at anything in DIR (.git aside) but regular files and
+# directories (a link or a device in an upload is a surprise on the node, which refuses them), and at
+# file names with white space, quotes or backslashes (they do not survive the checksum list).
+refuse_odd_files() {
+  local odd
+  odd=$(cd "$1" && find . -name .git -prune -o ! -type f ! -type d -printf '%P ' | head -c 1000)
+  [ -z "$odd" ] || die "site: not a regular file or directory (copy the file itself in): $odd"
+  odd=$(cd "$1" && find . -name .git -prune -o -type f \( -name '*[[:space:]]*' -o -name '*["'"'"']*' -o -name '*\\*' \) \
+          -printf '"%P" ' | head -c 1000)
+  [ -z "$odd" ] || die "site: file names with white space, quotes or backslashes: $odd"
+}
+
 # add_site DIR DEST: copy the site folder DIR to DEST (the bundle's site/), vendor the collections
 # of its requirements.yml, and check it all (tools/check_site.py). Any problem stops the build.
 add_site() {
-  local dir=$1 dest=$2 odd
+  local dir=$1 dest=$2
   [ -d "$dir" ] || die "SITE=$dir is not a directory"
   dir=$(cd "$dir" && pwd -P)
   case "$dir/" in
     "$REPO"/dist/*) die "SITE=$dir is inside dist/, which the build writes" ;;
   esac
-  # Only regular files and directories: a link or a device in an upload is a surprise on the node.
-  odd=$(cd "$dir" && find . -name .git -prune -o ! -type f ! -type d -printf '%P ' | head -c 1000)
-  [ -z "$odd" ] || die "site: not a regular file or directory (copy the file itself in): $odd"
-  odd=$(cd "$dir" && find . -name .git -prune -o -type f -name '*[[:space:]]*' -printf '"%P" ' | head -c 1000)
-  [ -z "$odd" ] || die "site: file names with white space: $odd"
+  refuse_odd_files "$dir"
   log "site folder $dir"
   mkdir -p "$dest"
   (cd "$dir" && find . -name .git -prune -o -type f -print0 | tar --null --no-recursion -c -T -) | tar -x -C "$dest"
@@ -282,10 +290,7 @@ sys.exit(0 if isinstance(data, dict) and (data.get("collections") or data.get("r
       || die "site: ansible-galaxy could not vendor the collections of requirements.yml (above)"
   fi
   # What ansible-galaxy vendored is checked as the admin's own files are.
-  odd=$(cd "$dest" && find . ! -type f ! -type d -printf '%P ' | head -c 1000)
-  [ -z "$odd" ] || die "site: the vendored collections hold links or special files, which the node refuses: $odd"
-  odd=$(cd "$dest" && find . -type f \( -name '*[[:space:]]*' -o -name "*[\\\"']*" \) -printf '"%P" ' | head -c 1000)
-  [ -z "$odd" ] || die "site: file names with white space, quotes or backslashes: $odd"
+  refuse_odd_files "$dest"
   "$TOOL_PYTHON" "$REPO/tools/check_site.py" "$dest" "$OUT/collections" "$LOCKS" \
     || die "site: the folder has the problems above; nothing was written"
 }

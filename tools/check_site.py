@@ -40,8 +40,7 @@ def settings():
             data = site_lib.check_vars_file(path, site_lib.SETTINGS_FILE)
         except site_lib.SiteError as exc:
             problem(str(exc))
-    for sub, pattern in ((site_lib.GROUPS_DIR, r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}\.yml$"),
-                         (site_lib.TYPES_DIR, r"^(ml\.)?[a-z][a-z0-9-]*\.[a-z0-9-]+\.yml$")):
+    for sub, pattern in ((site_lib.GROUPS_DIR, site_lib.INSTANCE_GROUP), (site_lib.TYPES_DIR, site_lib.INSTANCE_TYPE)):
         directory = os.path.join(SITE, sub)
         if not os.path.isdir(directory):
             continue
@@ -52,7 +51,7 @@ def settings():
                 continue
             if not name.endswith(".yml"):
                 continue
-            if not re.match(pattern, name):
+            if not pattern.match(name[:-len(".yml")]):
                 problem("%s: not the name of an instance %s settings file (<name>.yml)"
                         % (label, "group" if sub == site_lib.GROUPS_DIR else "type"))
                 continue

@@ -51,6 +51,10 @@ PHASES = ("before", "after")
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.sh$")
 ROLE_NAME = re.compile(r"^([a-z0-9_]+\.[a-z0-9_]+\.)?[A-Za-z0-9_][A-Za-z0-9_-]*$")
 GROUP_NAME = re.compile(r"^[A-Za-z0-9*?\[\]][A-Za-z0-9._*?\[\]-]*$")
+# An instance group's name as HyperPod's API allows it, and an instance type (ml. optional): the
+# names a node may learn, and its settings files are named after.
+INSTANCE_GROUP = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$")
+INSTANCE_TYPE = re.compile(r"^(ml\.)?[a-z][a-z0-9-]*\.[a-z0-9-]+$")
 STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ ./:+-]{0,119}$")
 DIRECTIVE = re.compile(r"^#\s*hyperpod:(.*)$")
 FLAGS = ("allow-fail", "check-safe")
@@ -492,18 +496,6 @@ def plan(site_dir, entries, group=None, group_reason="", instance_type=None, col
         "ignored": ignored,
         "errors": errors,
     }
-
-
-def settings_files(site_dir, group=None, instance_type=None):
-    """The site's settings files for this node, in the order they are read (later ones win):
-    settings.yml, instance_types/<type>.yml, instance_groups/<group>.yml (those that exist)."""
-    files = [os.path.join(site_dir, SETTINGS_FILE)]
-    if instance_type:
-        for name in dict.fromkeys([instance_type, "ml." + bare_type(instance_type), bare_type(instance_type)]):
-            files.append(os.path.join(site_dir, TYPES_DIR, name + ".yml"))
-    if group and GROUP_NAME.match(group) and not any(c in group for c in "*?["):
-        files.append(os.path.join(site_dir, GROUPS_DIR, group + ".yml"))
-    return [f for f in files if os.path.isfile(f)]
 
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

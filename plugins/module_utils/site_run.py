@@ -60,15 +60,16 @@ class Log(object):
         except OSError as exc:
             self.error = "cannot open %s: %s" % (path, exc.strerror)
 
-    def write(self, lines, notice=False):
-        """Append LINES; NOTICE: the module's own line about the script, written whatever the cap."""
+    def write(self, lines, tag, notice=False):
+        """Append LINES (a stream's, tagged TAG); NOTICE: the module's own line about the script,
+        written whatever the cap."""
         if self.fd is None or not lines or (self.capped and not notice):
             return
         data = "".join(lines).encode("utf-8", "replace")
         if self.written + len(data) > self.limit and not notice:
             self.capped = True
             data = ("%s [%s] ... its output beyond %d MiB is not logged (the result keeps its last lines)\n"
-                    % (iso(time.time()), lines[0].split("] ", 1)[0].split(" [", 1)[-1], self.limit // 1048576)).encode()
+                    % (iso(time.time()), tag, self.limit // 1048576)).encode()
         self.written += len(data)
         try:
             os.write(self.fd, data)
@@ -89,7 +90,6 @@ class Stream(object):
         self.partial = b""
         self.tail = collections.deque(maxlen=tail)
         self.count = 0
-        self.open = True
 
     def feed(self, data, final=False):
         """Lines for the log from DATA (and the last partial line when FINAL)."""
@@ -145,7 +145,6 @@ def run(params, log):
     unkillable = False
     exited_at = None
     notes = []
-    rc = None
     # Until the script has exited and its output is read: a script that closed (or redirected) its
     # standard output and error is still waited for, and still stopped at its timeout.
     while selector.get_map() or exited_at is None:
@@ -161,7 +160,7 @@ def run(params, log):
             timed_out = True
             killed_at = now
             log.write(["%s [%s] stopping it: still running after its timeout of %ds\n"
-                       % (iso(time.time()), label, params["timeout"])], notice=True)
+                       % (iso(time.time()), label, params["timeout"])], label, notice=True)
             kill_group(proc, signal.SIGTERM)
         if killed_at is not None and exited_at is None and now - killed_at >= params["kill_grace"]:
             kill_group(proc, signal.SIGKILL)
@@ -193,11 +192,11 @@ def run(params, log):
             stream = streams[pipe]
             if not data:
                 selector.unregister(pipe)
-                log.write(stream.feed(b"", final=True))
+                log.write(stream.feed(b"", final=True), stream.tag)
             else:
-                log.write(stream.feed(data))
+                log.write(stream.feed(data), stream.tag)
     for pipe, stream in streams.items():
-        log.write(stream.feed(b"", final=True))
+        log.write(stream.feed(b"", final=True), stream.tag)
         pipe.close()
     if timed_out:
         # Its whole process group goes, not only the script.

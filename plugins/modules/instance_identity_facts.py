@@ -101,11 +101,12 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+from ansible_collections.hyperpod.eks_lifecycle.plugins.module_utils import site as site_lib
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,32}$")
-INSTANCE_TYPE = re.compile(r"^(ml\.)?[a-z][a-z0-9-]*\.[a-z0-9-]+$")
-# HyperPod's instance group names (the API's pattern); anything else is not taken as one.
-GROUP = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$")
+# Names outside these patterns are not taken as an instance group or type.
+INSTANCE_TYPE = site_lib.INSTANCE_TYPE
+GROUP = site_lib.INSTANCE_GROUP
 IMDS = "http://169.254.169.254/latest"
 
 

@@ -11,10 +11,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
-from bundlekit import site_bundle, start  # noqa: E402
+from bundlekit import FOLDER, on_create, site_bundle, start  # noqa: E402
 from reportcheck import check_report  # noqa: E402
 
-FOLDER = "/root/lifecycle"
 BLOCK = re.compile(r"^<!-- migration: (\S+) -->\n```[a-z]*\n(.*?)^```\n", re.S | re.M)
 
 
@@ -39,13 +38,6 @@ def write_site(folder, files):
     return folder
 
 
-def run(node, *args):
-    proc = node.run("bash on_create.sh %s" % " ".join(args), check=False, env={"HYPERPOD_FAILURE_WAIT": "0"},
-                    workdir=FOLDER)
-    proc.log = node.run("cat /var/log/provision/provisioning.log").stdout.splitlines()
-    return proc
-
-
 def site_steps(node):
     report = check_report(node.run("cat /var/log/provision/report.json").stdout)
     assert report["outcome"] == "succeeded"
@@ -68,7 +60,7 @@ def test_step_1_the_old_script_as_it_is(tmp_path, volume, nodes):
     assert proc.returncode == 0, proc.stderr
     node = start(nodes, "al2023", volume, prefix="hp-guide", sysctl=True)
     node.copy_in(bundle, FOLDER)
-    first = run(node)
+    first = on_create(node)
     assert first.returncode == 0, "\n".join(first.log[-40:])
     assert_migrated(node)
     # Its output, the commands set -x shows too, line by line in the log.
@@ -89,20 +81,20 @@ def test_step_2_site_steps_preview_run_rerun_and_reboot(tmp_path, volume, nodes)
     node = start(nodes, "al2023", volume, prefix="hp-guide", sysctl=True)
     node.copy_in(bundle, FOLDER)
 
-    preview = run(node, "--check", "--diff")
+    preview = on_create(node, "--check", "--diff")
     assert preview.returncode == 0, "\n".join(preview.log[-40:])
     assert any("Run the site script: scripts.d/10-packages.sh" in line and "skipped: not run in check mode" in line
                for line in preview.log)
     assert node.run("rpm -q htop", check=False).returncode != 0
 
-    first = run(node)
+    first = on_create(node)
     assert first.returncode == 0, "\n".join(first.log[-40:])
     assert_migrated(node)
     steps = site_steps(node)
     assert [steps[name]["status"] for name in ("scripts.d/10-packages.sh", "tasks/sysctl.yml", "tasks/scratch.yml",
                                                "role heartbeat")] == ["changed"] * 4
 
-    second = run(node)
+    second = on_create(node)
     assert second.returncode == 0
     steps = site_steps(node)
     assert [steps[name]["status"] for name in ("tasks/sysctl.yml", "tasks/scratch.yml", "role heartbeat")] == ["ok"] * 3

@@ -18,22 +18,13 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(REPO / "molecule" / "shared" / "tests"))
 
-from bundlekit import copy_site, identify, resum, site_bundle, start  # noqa: E402
+from bundlekit import FOLDER, copy_site, identify, on_create, resum, site_bundle, start  # noqa: E402
 from reportcheck import check_report, metrics, value  # noqa: E402
 from nodecheck import DATA_ROOT  # noqa: E402
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \[([^\]]+)\] (.*)$")
-LOG = "/var/log/provision/provisioning.log"
 REPORT = "/var/log/provision/report.json"
 PROM = "/var/lib/node_exporter/textfile_collector/hyperpod_provision.prom"
-FOLDER = "/root/lifecycle"
-
-
-def on_create(node, *args, **env):
-    proc = node.run("bash on_create.sh %s" % " ".join(args), check=False, env=dict(HYPERPOD_FAILURE_WAIT="0", **env),
-                    workdir=FOLDER)
-    proc.log = node.run("cat %s" % LOG).stdout.splitlines()
-    return proc
 
 
 def this_run(log):

@@ -644,25 +644,7 @@ def test_plan_scope_on_a_node_that_does_not_know_its_group(tmp_path):
     assert result["after"][2]["instance_types"] == ["p5.*"]
 
 
-# -- settings_files, check_script_env ----------------------------------------------------------------
-
-def test_settings_files_in_the_order_they_are_read(tmp_path):
-    assert site.settings_files(str(tmp_path), "gpu", "ml.p5.48xlarge") == []
-    for relative in ("settings.yml", "instance_types/ml.p5.48xlarge.yml", "instance_types/p5.48xlarge.yml",
-                     "instance_types/g5.xlarge.yml", "instance_groups/gpu.yml", "instance_groups/cpu.yml"):
-        write(tmp_path, relative, "a: 1\n")
-    base = str(tmp_path)
-    assert site.settings_files(base, "gpu", "ml.p5.48xlarge") == [
-        os.path.join(base, "settings.yml"), os.path.join(base, "instance_types/ml.p5.48xlarge.yml"),
-        os.path.join(base, "instance_types/p5.48xlarge.yml"), os.path.join(base, "instance_groups/gpu.yml")]
-    assert site.settings_files(base, None, None) == [os.path.join(base, "settings.yml")]
-    assert site.settings_files(base, "login", "ml.g5.xlarge") == [
-        os.path.join(base, "settings.yml"), os.path.join(base, "instance_types/g5.xlarge.yml")]
-    # A pattern or a path is not a group's file.
-    write(tmp_path, "instance_groups/g*.yml", "a: 1\n")
-    assert site.settings_files(base, "g*", None) == [os.path.join(base, "settings.yml")]
-    assert site.settings_files(base, "../settings", None) == [os.path.join(base, "settings.yml")]
-
+# -- check_vars_file, check_script_env ----------------------------------------------------------------
 
 def test_check_vars_file(tmp_path):
     assert site.check_vars_file(write(tmp_path, "a.yml", "a: 1\nb: [x]\n"), "settings.yml") == {"a": 1, "b": ["x"]}

@@ -352,7 +352,7 @@ def test_log_refuses_a_link_a_directory_and_a_missing_file(tmp_path):
     log = site_run.Log(str(tmp_path / "none.log"))
     assert log.error == "cannot open %s: No such file or directory" % (tmp_path / "none.log")
     assert not (tmp_path / "none.log").exists()  # never made here: the bootstrap makes the log
-    log.write(["ignored\n"])  # writing to a log that did not open is a no-op
+    log.write(["ignored\n"], NAME)  # writing to a log that did not open is a no-op
     log = site_run.Log("")
     assert (log.fd, log.error) == (None, "")
     assert real.read_text() == ""
@@ -396,9 +396,9 @@ def test_the_modules_own_notices_are_written_past_the_cap(tmp_path):
     log_path = tmp_path / "provisioning.log"
     log_path.write_text(u"")
     log = site_run.Log(str(log_path), limit=64)
-    log.write(["2026-12-01T00:00:00.000Z [%s] %s\n" % (NAME, "x" * 100)])
-    log.write(["2026-12-01T00:00:00.000Z [%s] dropped\n" % NAME])
-    log.write(["2026-12-01T00:00:01.000Z [%s] stopping it: still running after its timeout of 3s\n" % NAME], notice=True)
+    log.write(["2026-12-01T00:00:00.000Z [%s] %s\n" % (NAME, "x" * 100)], NAME)
+    log.write(["2026-12-01T00:00:00.000Z [%s] dropped\n" % NAME], NAME)
+    log.write(["2026-12-01T00:00:01.000Z [%s] stopping it: still running after its timeout of 3s\n" % NAME], NAME, notice=True)
     log.close()
     lines = log_path.read_text().splitlines()
     assert len(lines) == 2 and "is not logged" in lines[0] and lines[1].endswith("stopping it: still running after its timeout of 3s")
